@@ -1,0 +1,1 @@
+"""Async Recovery Lab toolkit."""

