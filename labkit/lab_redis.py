@@ -103,7 +103,7 @@ def _check_reachable(url: str) -> None:
         client.ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise RedisUnreachable(
-            f"Cannot reach the Redis server at {URL_ENV}={url!r}: {exc}. "
+            f"Cannot reach the Redis server at {URL_ENV}={url!r}: {str(exc).rstrip('.')}. "
             "Check that it is running and the URL is right, or unset REDIS_URL "
             "to let the lab start its own private server."
         ) from None

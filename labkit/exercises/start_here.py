@@ -1,0 +1,63 @@
+"""Notebook 00's warm-up: run several awaitable calls at once, results in order."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+from typing import Any
+
+from ..checks import NotYet, exercise
+
+CALL_S = 0.3
+NAMES = ["ada", "grace", "barbara", "edsger"]
+
+
+class _Fetcher:
+    """A slow async lookup that records how many calls overlapped."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.peak = 0
+        self.calls: list[str] = []
+
+    async def __call__(self, name: str) -> str:
+        self.calls.append(name)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        try:
+            await asyncio.sleep(CALL_S)
+        finally:
+            self.running -= 1
+        return name.upper()
+
+
+@exercise("00.fetch-all", title="Run slow calls concurrently", time_limit=10)
+async def fetch_all_check(answer: Any) -> str:
+    if not callable(answer):
+        raise NotYet(f"Pass your function itself: check('00.fetch-all', fetch_all), not {type(answer).__name__}.")
+    if not inspect.iscoroutinefunction(answer):
+        raise NotYet("fetch_all must be an `async def`, so that it can await the calls.")
+    fetch = _Fetcher()
+    began = time.perf_counter()
+    result = await answer(fetch, list(NAMES))
+    elapsed = time.perf_counter() - began
+    if isinstance(result, (list, tuple)) and any(inspect.isawaitable(r) for r in result):
+        for item in result:
+            if inspect.iscoroutine(item):
+                item.close()
+            elif isinstance(item, asyncio.Future):
+                item.cancel()
+        raise NotYet("Your list holds coroutines or tasks, not results: await them (asyncio.gather does that for you).")
+    expected = [n.upper() for n in NAMES]
+    if list(result or []) != expected:
+        raise NotYet(f"Expected {expected} (one result per name, in the order given), got {result!r}.")
+    if sorted(fetch.calls) != sorted(NAMES):
+        raise NotYet(f"fetch should be called once per name; it was called for {fetch.calls}.")
+    if fetch.peak < len(NAMES):
+        raise NotYet(
+            f"{len(NAMES)} calls of {CALL_S} s took {elapsed:.2f} s: at most {fetch.peak} ran at once. "
+            "Awaiting each call in turn runs them one after another; start them all, then wait "
+            "(asyncio.gather, or tasks in an asyncio.TaskGroup)."
+        )
+    return f"{len(NAMES)} calls of {CALL_S} s finished in {elapsed:.2f} s, all {fetch.peak} at once, results in order."
