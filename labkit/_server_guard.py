@@ -1,6 +1,8 @@
 """Guardian that ties a Redis server's life to the process that asked for it.
 
-Run as ``python -I _server_guard.py <server argv...>``. It starts the server,
+Run as ``python -I _server_guard.py LOGFILE <server argv...>``. It starts the
+server with its output appended to LOGFILE (so start-up errors that Redis only
+prints to stderr reach the log too),
 prints its pid, then waits for end-of-file on stdin. The parent holds the other
 end of that pipe, so EOF arrives when the parent stops it or dies (even by
 ``kill -9``); the guardian then stops the server and exits. Standard library
@@ -12,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 PR_SET_PDEATHSIG = 1
 
@@ -27,13 +30,20 @@ def _die_with_guardian() -> None:
 
 
 def main(argv: list[str]) -> int:
-    server = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_guardian,
-    )
+    log_path, argv = argv[0], argv[1:]
+    with open(log_path, "ab") as log:
+        try:
+            server = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_guardian,
+            )
+        except OSError as exc:
+            log.write(f"cannot run {argv[0]}: {exc}\n".encode())
+            sys.stdout.write("0\n")
+            return 1
 
     def stop(*_: object) -> None:
         if server.poll() is None:
@@ -46,6 +56,13 @@ def main(argv: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: (stop(), os._exit(0)))
+    def exit_with_server() -> None:
+        # A server that dies on its own takes the guardian with it, so the
+        # parent sees the failure at once instead of waiting for PING.
+        code = server.wait()
+        os._exit(code if code > 0 else 1)
+
+    threading.Thread(target=exit_with_server, daemon=True).start()
     sys.stdout.write(f"{server.pid}\n")
     sys.stdout.flush()
     try:

