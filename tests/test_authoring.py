@@ -63,8 +63,10 @@ def test_learner_notebooks_match_their_solutions() -> None:
 def test_notebook_shape(path) -> None:
     for version in (path, learner_path(path)):
         nb = nbformat.read(version, as_version=4)
+        assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{version}: no python3 kernelspec"
         first, last = nb.cells[0].source, nb.cells[-1].source
-        assert "**Questions**" in first and "**Objectives**" in first, version
+        for heading in ("Questions", "Objectives"):
+            assert re.search(rf"^(\*\*|#+ ){heading}", first, re.M), f"{version}: no {heading} up front"
         assert "Key points" in last, version
         joined = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
         assert not re.search(r"asyncio\.run\(", joined), f"{version}: use top-level await, not asyncio.run"

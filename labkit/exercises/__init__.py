@@ -1,2 +1,3 @@
 """Exercise checkers, one module per notebook; importing this registers them all."""
 from . import start_here  # noqa: F401
+from . import rule1  # noqa: F401

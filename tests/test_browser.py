@@ -1,0 +1,225 @@
+"""The lab as learners meet it: `make lab`, a real JupyterLab, a real Chromium.
+
+Each notebook is opened in the browser, run top to bottom, and inspected: no
+error output, every figure drawn as an image, every widget rendered, and every
+demo panel re-runs its demo and redraws when its control is used. A screenshot
+per notebook lands in test-artifacts/browser/.
+
+Skips with a reason when no Chromium is found; with CI set it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("notebooks/solutions/*.ipynb"))
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+RUN_TIMEOUT_MS = 120_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
+
+
+def _find_chromium() -> str | None:
+    chosen = os.environ.get("LABKIT_CHROMIUM")
+    if chosen:
+        return chosen
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"`make lab` exited with {proc.returncode} before the server came up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"JupyterLab did not answer at {url} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = _find_chromium()
+    if path is None:
+        reason = "no Chromium found (apt-get install chromium, or set LABKIT_CHROMIUM)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but {reason}: browser tests must run in CI")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def lab_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
+    """The README's own `make lab`, on a free port, with a known token.
+
+    It runs in a copy of the repository, so JupyterLab's autosave can never
+    write outputs into the committed notebooks.
+    """
+    port, token = _free_port(), secrets.token_hex(16)
+    copy = tmp_path_factory.mktemp("lab") / "lab"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", ".git", "test-artifacts", "__pycache__"))
+    log = ARTIFACTS.parent / "make-lab.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    lab_args = (
+        f"--no-browser --port={port} --IdentityProvider.token={token} "
+        "--LabApp.expose_app_in_browser=True --ServerApp.port_retries=0"
+    )
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            ["make", "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}"],
+            cwd=copy, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_server(f"{base}/api/status?token={token}", proc)
+        yield base, token
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: str):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+# JavaScript run in the page: JupyterLab's own models, not pixels, tell us what ran.
+NOTEBOOK_STATE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const cells = panel.content.model.cells;
+  const out = {code: 0, executed: 0, errors: [], images: 0, widgets: 0,
+               status: panel.sessionContext.session?.kernel?.status};
+  for (let i = 0; i < cells.length; i++) {
+    const cell = cells.get(i).toJSON();
+    if (cell.cell_type !== 'code') continue;
+    out.code += 1;
+    if (cell.execution_count) out.executed += 1;
+    for (const o of cell.outputs || []) {
+      if (o.output_type === 'error') out.errors.push(`cell ${i}: ${o.ename}: ${o.evalue}`);
+      const data = o.data || {};
+      if (data['image/png'] || data['image/svg+xml']) out.images += 1;
+      if (data['application/vnd.jupyter.widget-view+json']) out.widgets += 1;
+    }
+  }
+  return out;
+}"""
+
+
+def _open_notebook(page, base: str, token: str, notebook: Path) -> None:
+    relative = notebook.relative_to(ROOT).as_posix()
+    page.goto(f"{base}/lab/tree/{relative}?token={token}&reset", wait_until="domcontentloaded")
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel",
+        timeout=RUN_TIMEOUT_MS,
+    )
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        timeout=RUN_TIMEOUT_MS,
+    )
+
+
+def _run_all(page) -> dict:
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(
+        f"() => {{ const s = ({NOTEBOOK_STATE})(); return s.status === 'idle' && (s.executed === s.code || s.errors.length > 0); }}",
+        timeout=RUN_TIMEOUT_MS,
+        polling=250,
+    )
+    page.wait_for_timeout(500)  # let widget views and images attach
+    return page.evaluate(NOTEBOOK_STATE)
+
+
+def _rerun_demo_panels(page) -> int:
+    """Use each demo panel's control and wait for its figure to change."""
+    panels = page.locator(".labkit-demo")
+    for index in range(panels.count()):
+        panel = panels.nth(index)
+        before = panel.locator("img").first.get_attribute("src")
+        slider = panel.locator(".widget-slider input, .widget-slider [role='slider']").first
+        if slider.count():
+            slider.focus()
+            page.keyboard.press("ArrowRight")
+        panel.locator(".labkit-rerun").first.click()
+        page.wait_for_function(
+            """([i, before]) => {
+                 const img = document.querySelectorAll('.labkit-demo')[i].querySelector('img');
+                 return img && img.getAttribute('src') !== before;
+               }""",
+            arg=[index, before],
+            timeout=RUN_TIMEOUT_MS,
+        )
+    return panels.count()
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
+def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> None:
+    base, token = lab_server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    try:
+        _open_notebook(page, base, token, notebook)
+        state = _run_all(page)
+        assert state["errors"] == [], f"error outputs in {notebook.name}: {state['errors']}"
+        assert state["code"] > 0 and state["executed"] == state["code"]
+
+        rendered_images = page.locator(".jp-OutputArea-output img").evaluate_all(
+            "imgs => imgs.filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+        assert rendered_images >= state["images"], f"{state['images']} figures, {rendered_images} drawn"
+        rendered_widgets = page.locator(".jp-OutputArea-output .jupyter-widgets").count()
+        if state["widgets"]:
+            assert rendered_widgets >= state["widgets"], f"{state['widgets']} widgets, {rendered_widgets} shown"
+        assert not page.locator(".jp-OutputArea-output :text('Error displaying widget')").count()
+        _rerun_demo_panels(page)
+        assert not [e for e in page_errors if "widget" in e.lower()], page_errors
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = notebook.relative_to(ROOT / "notebooks").as_posix().replace("/", "__")
+        page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+        page.evaluate("() => window.jupyterapp.shell.currentWidget?.sessionContext?.shutdown()")
+        context.close()

@@ -1,0 +1,226 @@
+"""Notebook 01's checks: every correct style passes, each plausible mistake gets its own hint."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import multiprocessing
+import time
+
+import pytest
+
+from labkit import llm
+from labkit.checks import check
+from labkit.mystery_service import IngestService
+
+
+@pytest.fixture(autouse=True)
+def _plain_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LABKIT_CHECK_MODE", raising=False)
+
+
+# --------------------------------------------------------------------------- 01.offload-chat
+
+_threads = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+_one_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+
+
+async def with_to_thread(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+
+async def with_default_executor(system_msg, history, conf):
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, llm.chat, system_msg, history, conf)
+
+
+async def with_own_thread_pool(system_msg, history, conf):
+    return await asyncio.wrap_future(_threads.submit(llm.chat, system_msg, history, conf))
+
+
+async def with_async_client(system_msg, history, conf):
+    return await llm.achat(system_msg, history, conf)
+
+
+async def with_async_client_object(system_msg, history, conf):
+    reply = await llm.AsyncChatModel().chat(system_msg, history, conf)
+    return reply
+
+
+async def blocking_original(system_msg, history, conf):
+    return llm.chat(system_msg, history, conf)
+
+
+async def never_awaited(system_msg, history, conf):
+    return asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+
+async def future_never_awaited(system_msg, history, conf):
+    return asyncio.get_running_loop().run_in_executor(None, llm.chat, system_msg, history, conf)
+
+
+async def fire_and_forget(system_msg, history, conf):
+    asyncio.ensure_future(asyncio.to_thread(llm.chat, system_msg, history, conf))
+    return llm.reply_for(system_msg, history, conf)
+
+
+def plain_function(system_msg, history, conf):
+    return llm.chat(system_msg, history, conf)
+
+
+async def single_worker(system_msg, history, conf):
+    return await asyncio.wrap_future(_one_thread.submit(llm.chat, system_msg, history, conf))
+
+
+async def drops_conf(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat, system_msg, history, {"latency_s": 0.3, "model": "other"})
+
+
+async def raises(system_msg, history, conf):
+    raise KeyError("history")
+
+
+async def hangs(system_msg, history, conf):
+    await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize(
+    "handle",
+    [with_to_thread, with_default_executor, with_own_thread_pool, with_async_client, with_async_client_object],
+)
+async def test_offload_chat_accepts_every_correct_style(handle) -> None:
+    result = await check("01.offload-chat", handle)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("handle", "hint"),
+    [
+        (blocking_original, "stalled"),
+        (never_awaited, "never awaited"),
+        (future_never_awaited, "never awaited"),
+        (fire_and_forget, "before the model could answer"),
+        (plain_function, "async def"),
+        (single_worker, "one after another"),
+        (drops_conf, "passing all three arguments"),
+        (raises, "KeyError"),
+        (hangs, "did not finish"),
+    ],
+)
+async def test_offload_chat_rejects_mistakes_with_a_specific_hint(handle, hint: str) -> None:
+    result = await check("01.offload-chat", handle)
+    assert not result.passed
+    assert hint in result.message
+
+
+async def test_blocking_hint_names_the_blocking_call() -> None:
+    result = await check("01.offload-chat", blocking_original)
+    assert "chat (labkit/llm.py" in result.message
+    assert "blocking_original" in result.message
+
+
+async def test_passing_a_call_instead_of_the_function() -> None:
+    result = await check("01.offload-chat", with_to_thread("s", [], None))
+    assert not result.passed and "Pass the function itself" in result.message
+
+
+def sync_hang(system_msg, history, conf):
+    time.sleep(2.5)
+
+
+async def test_a_sync_hang_is_abandoned_within_the_time_limit_and_the_loop_survives() -> None:
+    began = time.perf_counter()
+    result = await check("01.offload-chat", sync_hang, time_limit=1)
+    assert time.perf_counter() - began < 1.5
+    assert not result.passed and "did not finish within 1 s" in result.message
+    tick = time.perf_counter()
+    await asyncio.sleep(0.01)
+    assert time.perf_counter() - tick < 0.2  # the test's own loop was never blocked
+
+
+# --------------------------------------------------------------------------- 01.cpu-executor
+
+
+@pytest.fixture(scope="module")
+def process_pool():
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    yield pool
+    pool.shutdown(cancel_futures=True)
+
+
+async def test_cpu_executor_accepts_a_process_pool(process_pool) -> None:
+    async def score(system_msg, history, conf):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(process_pool, llm.chat_cpu, system_msg, history, conf)
+
+    async def score_wrapped(system_msg, history, conf):
+        return await asyncio.wrap_future(process_pool.submit(llm.chat_cpu, system_msg, history, conf))
+
+    for answer in (score, score_wrapped):
+        result = await check("01.cpu-executor", answer)
+        assert result.passed, result.message
+
+
+async def test_cpu_executor_rejects_to_thread_with_the_gil_hint() -> None:
+    async def score(system_msg, history, conf):
+        return await asyncio.to_thread(llm.chat_cpu, system_msg, history, conf)
+
+    result = await check("01.cpu-executor", score)
+    assert not result.passed
+    assert "GIL" in result.message and "process pool" in result.message
+
+
+async def test_cpu_executor_rejects_work_on_the_loop() -> None:
+    async def score(system_msg, history, conf):
+        return llm.chat_cpu(system_msg, history, conf)
+
+    result = await check("01.cpu-executor", score)
+    assert not result.passed
+    assert "stalled" in result.message and "burn_cpu" in result.message
+
+
+async def test_cpu_executor_explains_unpicklable_work(process_pool) -> None:
+    async def score(system_msg, history, conf):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(process_pool, lambda: llm.chat_cpu(system_msg, history, conf))
+
+    result = await check("01.cpu-executor", score)
+    assert not result.passed
+    assert "importable" in result.message
+
+
+# --------------------------------------------------------------------------- 01.find-blocker
+
+
+class FixedService(IngestService):
+    async def save(self, doc_id, vectors):
+        await asyncio.to_thread(self.write_checkpoint, doc_id, vectors)
+
+
+@pytest.mark.parametrize("answer", ["write_checkpoint", "IngestService.write_checkpoint()", " `write_checkpoint` "])
+async def test_find_blocker_accepts_the_culprit_by_name(answer: str) -> None:
+    result = await check("01.find-blocker", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("answer", [FixedService, FixedService()])
+async def test_find_blocker_accepts_a_fixed_service(answer) -> None:
+    result = await check("01.find-blocker", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        ("save", "one frame deeper"),
+        ("ingest", "not where the loop stopped"),
+        ("time.sleep", "which method"),
+        ("fsync", "not a function the service runs"),
+        (IngestService, "write_checkpoint"),
+        (42, "name of the blocking function"),
+    ],
+)
+async def test_find_blocker_hints(answer, hint: str) -> None:
+    result = await check("01.find-blocker", answer)
+    assert not result.passed
+    assert hint in result.message
