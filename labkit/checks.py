@@ -28,6 +28,7 @@ import asyncio
 import concurrent.futures
 import html
 import inspect
+import json
 import os
 import threading
 import time
@@ -38,6 +39,9 @@ from typing import Any, Awaitable, Callable
 from .errors import CheckFailed, LabError
 
 MODE_ENV = "LABKIT_CHECK_MODE"
+#: When set, every check appends its outcome to this file as a JSON line
+#: (``python -m labkit progress`` reads it).
+PROGRESS_ENV = "LABKIT_PROGRESS_FILE"
 MODES = ("", "strict", "expect-unsolved")
 
 Checker = Callable[[Any], Awaitable[str]]
@@ -148,6 +152,15 @@ def _describe_crash(exc: BaseException) -> str:
     return f"Your code raised {type(exc).__name__}: {exc}{where}"
 
 
+def _record(result: CheckResult, demo: bool) -> None:
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        record = {"exercise": result.exercise, "passed": result.passed, "message": result.message,
+                  "answer_kind": "demo" if demo else "answer"}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
 async def check(
     exercise_id: str,
     answer: Any = None,
@@ -186,6 +199,7 @@ async def check(
     except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
         message, passed = _describe_crash(exc), False
     result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began)
+    _record(result, demo=expect_pass is not None)
     mode = check_mode()
     if mode and expect_pass is not None:
         if passed != expect_pass:
