@@ -39,7 +39,7 @@ async def stall_accuracy() -> dict[str, float]:
     async with LoopMonitor() as mon, NaiveLagProbe() as probe:
         await asyncio.sleep(1.0)
         began = time.perf_counter()
-        llm.chat("bench", ["block the loop"], {"latency_s": TRUE_STALL_S})
+        llm.chat("bench", ["block the loop"], {"latency_s": TRUE_STALL_S})  # labkit: ignore[R1] - the stall we measure
         true_stall = time.perf_counter() - began
         await asyncio.sleep(1.0)
     honest, naive = mon.result(), probe.result()

@@ -7,18 +7,31 @@ from .checks import CheckResult, NotYet, check, exercise
 from .doctor import run_doctor
 from .errors import CheckFailed, LabError, RedisBinaryNotFound, RedisStartError, RedisUnreachable
 from .lab_redis import RedisTarget, redis_target
+from .loop_monitor import LoopMonitor, MonitorResult
+from .review import Finding, Review, ReviewError, review_paths, review_source
+from .stall_demo import compare as compare_stalls
+from .stall_demo import run_stall
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
+    "Finding",
     "LabError",
+    "LoopMonitor",
+    "MonitorResult",
     "NotYet",
     "RedisBinaryNotFound",
     "RedisStartError",
     "RedisTarget",
     "RedisUnreachable",
+    "Review",
+    "ReviewError",
     "check",
+    "compare_stalls",
     "exercise",
     "redis_target",
+    "review_paths",
+    "review_source",
     "run_doctor",
+    "run_stall",
 ]

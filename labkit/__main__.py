@@ -1,4 +1,4 @@
-"""Command line: ``python -m labkit doctor | author``."""
+"""Command line: ``python -m labkit doctor | author | review | progress | demo | reset``."""
 
 from __future__ import annotations
 
@@ -27,6 +27,44 @@ def _author(args: argparse.Namespace) -> int:
     return 0
 
 
+def _review(args: argparse.Namespace) -> int:
+    from .review import DEFAULT_BLOCK_NAMES, review_paths
+
+    block_names = (*DEFAULT_BLOCK_NAMES, *(args.block_names or ()))
+    rules = [r.strip() for item in args.rules or () for r in item.split(",") if r.strip()] or None
+    review = review_paths(args.paths, block_names=block_names, rules=rules)
+    print(review.to_json() if args.json else review.text())
+    return 1 if review else 0
+
+
+def _progress(args: argparse.Namespace) -> int:
+    from .progress import progress
+
+    table = progress(only=args.notebook or "", report=lambda line: print(line, file=sys.stderr, flush=True))
+    print(table.text())
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from .terminal_demos import DEMOS, run_demo
+
+    if args.name is None:
+        for name, (about, _) in sorted(DEMOS.items()):
+            print(f"{name:10} {about}")
+        return 0
+    asyncio.run(run_demo(args.name, sys.stdout))  # a terminal program: its own top-level loop
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from .reset import reset
+
+    print(reset(dry_run=args.dry_run).text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labkit", description="Async Recovery Lab tools")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -34,6 +72,24 @@ def main(argv: list[str] | None = None) -> int:
     author = commands.add_parser("author", help="write learner notebooks from notebooks/solutions/")
     author.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     author.set_defaults(run=_author)
+    review = commands.add_parser("review", help="check code against the five rules (static; runs nothing)")
+    review.add_argument("paths", nargs="+", metavar="PATH", help=".py files, notebooks or folders")
+    review.add_argument("--json", action="store_true", help="print the findings as one JSON object")
+    review.add_argument(
+        "--block-name", action="append", dest="block_names", metavar="NAME",
+        help="another sync call to treat as blocking, e.g. chat or llm.generate (repeatable; chat is built in)",
+    )
+    review.add_argument("--rule", action="append", dest="rules", metavar="R1,R3", help="only these rules")
+    review.set_defaults(run=_review)
+    progress = commands.add_parser("progress", help="run your notebooks and list which exercises pass")
+    progress.add_argument("--notebook", metavar="TEXT", help="only notebooks whose name contains TEXT, e.g. 01")
+    progress.set_defaults(run=_progress)
+    demo = commands.add_parser("demo", help="run a headline demo in this terminal (no Jupyter needed)")
+    demo.add_argument("name", nargs="?", help="which demo; leave out to list them")
+    demo.set_defaults(run=_demo)
+    reset = commands.add_parser("reset", help="stop stray lab servers and workers; clear your keys on REDIS_URL")
+    reset.add_argument("--dry-run", action="store_true", help="only list what would be stopped or deleted")
+    reset.set_defaults(run=_reset)
     args = parser.parse_args(argv)
     from .errors import LabError
 

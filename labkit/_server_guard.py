@@ -11,6 +11,7 @@ only, so it starts in a few milliseconds.
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -45,7 +46,10 @@ def main(argv: list[str]) -> int:
             sys.stdout.write("0\n")
             return 1
 
-    def stop(*_: object) -> None:
+    stopping = threading.Event()
+
+    def stop_and_clean() -> None:
+        stopping.set()
         if server.poll() is None:
             server.terminate()
             try:
@@ -53,23 +57,26 @@ def main(argv: list[str]) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+        # An owner killed by SIGKILL cannot remove the server's directory; do it for them.
+        directory = os.path.dirname(os.path.abspath(log_path))
+        if os.path.basename(directory).startswith("labkit-redis-"):
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def exit_with_server() -> None:
+        # A server that dies on its own takes the guardian with it, so the parent
+        # sees the failure at once; its directory stays so the parent can read the log.
+        code = server.wait()
+        if not stopping.is_set():
+            os._exit(code if code > 0 else 1)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: (stop(), os._exit(0)))
-    def exit_with_server() -> None:
-        # A server that dies on its own takes the guardian with it, so the
-        # parent sees the failure at once instead of waiting for PING.
-        code = server.wait()
-        os._exit(code if code > 0 else 1)
-
+        signal.signal(signum, lambda *_: (stop_and_clean(), os._exit(0)))
     threading.Thread(target=exit_with_server, daemon=True).start()
     sys.stdout.write(f"{server.pid}\n")
     sys.stdout.flush()
-    try:
-        while sys.stdin.buffer.read(4096):
-            pass
-    finally:
-        stop()
+    while sys.stdin.buffer.read(4096):
+        pass
+    stop_and_clean()
     return 0
 
 

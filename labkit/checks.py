@@ -199,7 +199,7 @@ async def check(
     except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
         message, passed = _describe_crash(exc), False
     result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began)
-    _record(result, demo=expect_pass is not None)
+    await asyncio.to_thread(_record, result, expect_pass is not None)  # file I/O stays off the loop
     mode = check_mode()
     if mode and expect_pass is not None:
         if passed != expect_pass:

@@ -118,7 +118,7 @@ OWNER = textwrap.dedent(
     s = shared_server()
     s_client = __import__("redis").Redis(unix_socket_path=str(s.socket_path))
     s_client.set("owner", sys.argv[1])
-    print(s.server_pid, s.guard.pid, s.socket_path, flush=True)
+    print(s.server_pid, s.guard.pid, s.directory, flush=True)
     time.sleep(120)
     """
 )
@@ -127,18 +127,18 @@ OWNER = textwrap.dedent(
 def _start_owner(name: str) -> tuple[subprocess.Popen[str], int, int, str]:
     proc = subprocess.Popen([sys.executable, "-c", OWNER, name], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    server_pid, guard_pid, socket_path = proc.stdout.readline().split()
-    return proc, int(server_pid), int(guard_pid), socket_path
+    server_pid, guard_pid, directory = proc.stdout.readline().split()
+    return proc, int(server_pid), int(guard_pid), directory
 
 
 def test_kill_9_of_the_owner_leaves_no_server() -> None:
-    proc, server_pid, guard_pid, socket_path = _start_owner("a")
-    assert _alive(server_pid)
+    proc, server_pid, guard_pid, directory = _start_owner("a")
+    assert _alive(server_pid) and Path(directory).is_dir()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert _wait_gone(server_pid), "server outlived its owner"
     assert _wait_gone(guard_pid), "guardian outlived its owner"
-    assert not Path(socket_path).exists() or not _alive(server_pid)
+    assert not Path(directory).exists(), "the guardian removes the socket directory the owner could not"
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
@@ -153,12 +153,12 @@ def test_kill_9_of_the_guardian_leaves_no_server() -> None:
 
 
 def test_two_owners_get_separate_servers() -> None:
-    first, pid_a, _, sock_a = _start_owner("first")
-    second, pid_b, _, sock_b = _start_owner("second")
+    first, pid_a, _, dir_a = _start_owner("first")
+    second, pid_b, _, dir_b = _start_owner("second")
     try:
-        assert pid_a != pid_b and sock_a != sock_b
-        for sock, name in ((sock_a, "first"), (sock_b, "second")):
-            client = redis.Redis(unix_socket_path=sock, decode_responses=True)
+        assert pid_a != pid_b and dir_a != dir_b
+        for directory, name in ((dir_a, "first"), (dir_b, "second")):
+            client = redis.Redis(unix_socket_path=f"{directory}/redis.sock", decode_responses=True)
             assert client.get("owner") == name
             client.close()
     finally:

@@ -1,0 +1,81 @@
+"""Run the five rules over sources and apply suppression comments.
+
+R2 needs every analysed module at once (an ``async def`` in one file may be
+called from another), so a review parses everything first, then judges.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from .blocking import check_r1
+from .boundaries import check_r2
+from .config import ReviewConfig
+from .findings import Finding, Review
+from .heartbeat import check_r4
+from .scope import ModuleInfo
+from .shutdown import check_r5
+from .source import ReviewError, Source, expand_paths, file_source, parse
+from .toctou import check_r3
+
+
+def _config(block_names: Iterable[str] | None, rules: Iterable[str] | None, config: ReviewConfig | None) -> ReviewConfig:
+    if config is not None:
+        return config
+    kwargs: dict[str, tuple[str, ...]] = {}
+    if block_names is not None:
+        kwargs["block_names"] = (block_names,) if isinstance(block_names, str) else tuple(block_names)
+    if rules is not None:
+        kwargs["rules"] = (rules,) if isinstance(rules, str) else tuple(rules)
+    return ReviewConfig(**kwargs)
+
+
+def review_sources(sources: list[Source], config: ReviewConfig) -> Review:
+    """Judge already-parsed sources."""
+    modules = [ModuleInfo(source) for source in sources]
+    raw: list[Finding] = []
+    for mod in modules:
+        raw += check_r1(mod, config) + check_r3(mod) + check_r4(mod, config) + check_r5(mod)
+    raw += check_r2(modules)
+    by_path = {source.path: source for source in sources}
+    kept = []
+    for finding in set(raw):
+        if finding.rule not in config.rules:
+            continue
+        source = by_path[finding.path]
+        if source.is_ignored(finding.rule, finding.line, max(finding.line, finding.end_line)):
+            continue
+        if source.cells:
+            message = f"[{source.where(finding.line)}] {finding.message}"
+            finding = Finding(finding.path, finding.line, finding.col, finding.rule, message, finding.fix, finding.end_line)
+        kept.append(finding)
+    return Review(kept, [source.path for source in sources])
+
+
+def review_source(
+    code: str,
+    filename: str = "<code>",
+    *,
+    block_names: Iterable[str] | None = None,
+    rules: Iterable[str] | None = None,
+    config: ReviewConfig | None = None,
+) -> Review:
+    """Review one piece of source text (nothing is executed)."""
+    return review_sources([parse(code, filename)], _config(block_names, rules, config))
+
+
+def review_paths(
+    paths: str | Path | Iterable[str | Path],
+    *,
+    block_names: Iterable[str] | None = None,
+    rules: Iterable[str] | None = None,
+    config: ReviewConfig | None = None,
+) -> Review:
+    """Review files, notebooks and folders (every .py file below a folder)."""
+    chosen = _config(block_names, rules, config)
+    listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not listed:
+        raise ReviewError("no paths to review: name at least one file or folder")
+    files = expand_paths(listed)
+    return review_sources([file_source(path) for path in files], chosen)

@@ -1,0 +1,86 @@
+"""Rule 4: a heartbeat or lease renewal that shares a loop with blocking work.
+
+While the blocking call runs, the loop cannot reach its next heartbeat, so the
+worker looks dead and its task is handed out again. In an ``async def`` any
+blocking call counts (it also freezes every other task), and so does a
+heartbeat sent through a blocking Redis client. In a sync loop (a thread), only
+long work counts: a pacing ``time.sleep`` or a quick Redis call is fine there.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from .blocking import blocking_call
+from .config import ReviewConfig
+from .findings import Finding
+from .scope import ModuleInfo, Scope, dotted, last_name, walk_scope
+
+HEARTBEAT_NAME = re.compile(
+    r"heart_?beat|(^|_)beat($|_)|keep_?alive|(renew|extend|refresh|touch)_?lease|lease_?(renew|extend|refresh)|^_*renew"
+)
+NOT_A_BEAT = re.compile(r"^_*(get|read|check|last|is|has|find|list|load|stale|dead|expired|missed)(_|$)|interval|timeout")
+HEARTBEAT_KEY = re.compile(r"heart_?beat|lease|alive|(^|[:_])hb([:_]|$)")
+REDIS_BEATS = {"set", "setex", "psetex", "expire", "pexpire", "expireat", "pexpireat", "hset", "zadd"}
+LONG_WORK = {"http", "subprocess", "name", "input"}
+LOOPS = (ast.While, ast.For, ast.AsyncFor)
+
+
+def _key_text(node: ast.AST) -> str:
+    parts = [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    parts += [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+    parts += [n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)]
+    return " ".join(parts).lower()
+
+
+def is_heartbeat(call: ast.Call) -> bool:
+    name = (last_name(call.func) or "").lower()
+    if HEARTBEAT_NAME.search(name) and not NOT_A_BEAT.search(name):
+        return True
+    return name in REDIS_BEATS and bool(call.args) and bool(HEARTBEAT_KEY.search(_key_text(call.args[0])))
+
+
+def _loop_of(node: ast.AST, mod: ModuleInfo, scope: Scope) -> ast.AST | None:
+    for parent in mod.ancestors(node):
+        if parent is scope.node:
+            return None
+        if isinstance(parent, LOOPS):
+            return parent
+    return None
+
+
+def check_r4(mod: ModuleInfo, config: ReviewConfig) -> list[Finding]:
+    findings: list[Finding] = []
+    for scope in mod.scopes:
+        seen: set[ast.AST] = set()
+        for node in walk_scope(scope.node):
+            if not (isinstance(node, ast.Call) and is_heartbeat(node)):
+                continue
+            loop = _loop_of(node, mod, scope)
+            if loop is None or loop in seen:
+                continue
+            beat_args = set(ast.walk(node)) - {node}
+            culprit, culprit_line = None, 0
+            if scope.is_async:
+                culprit = blocking_call(node, mod, scope, config)
+            for other in walk_scope(loop):
+                if culprit or not isinstance(other, ast.Call) or other is node or other in beat_args:
+                    continue
+                found = blocking_call(other, mod, scope, config)
+                if found and (scope.is_async or found.kind in LONG_WORK):
+                    culprit = found
+                    culprit_line = other.lineno
+            if not culprit:
+                continue
+            seen.add(loop)
+            where = f" at line {culprit_line}" if culprit_line else ", the heartbeat itself"
+            findings.append(Finding(
+                mod.path, node.lineno, node.col_offset, "R4",
+                f"heartbeat `{dotted(node.func)}(...)` shares a loop with blocking work ({culprit.what}{where}): "
+                "while that runs no heartbeat is sent, so the worker looks dead and its task is handed out again",
+                "send heartbeats from their own task (`asyncio.create_task`) or thread on a timer, and offload the "
+                "blocking work (`await asyncio.to_thread(...)`, a process pool, or an async client)",
+                node.end_lineno or 0,
+            ))
+    return findings
