@@ -6,15 +6,20 @@ Notebooks hold the story; this package holds the code, so pytest can test all of
 from .checks import CheckResult, NotYet, check, exercise
 from .doctor import run_doctor
 from .errors import CheckFailed, LabError, RedisBinaryNotFound, RedisStartError, RedisUnreachable
+from .explorer import Explorer
 from .lab_redis import RedisTarget, redis_target
 from .loop_monitor import LoopMonitor, MonitorResult
+from .race_demo import incident
 from .review import Finding, Review, ReviewError, review_paths, review_source
 from .stall_demo import compare as compare_stalls
 from .stall_demo import run_stall
+from .stepping import step
+from .store import Store
 
 __all__ = [
     "CheckFailed",
     "CheckResult",
+    "Explorer",
     "Finding",
     "LabError",
     "LoopMonitor",
@@ -26,12 +31,15 @@ __all__ = [
     "RedisUnreachable",
     "Review",
     "ReviewError",
+    "Store",
     "check",
     "compare_stalls",
     "exercise",
+    "incident",
     "redis_target",
     "review_paths",
     "review_source",
     "run_doctor",
     "run_stall",
+    "step",
 ]

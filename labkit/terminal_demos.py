@@ -55,8 +55,29 @@ async def demo_stall(out: TextIO) -> None:
     out.write("\nThe blocking strategy holds the loop for the whole call; to_thread and the async client do not.\n")
 
 
+async def demo_race(out: TextIO) -> None:
+    """Rule 3: the explorer finds the schedule that turns DONE into FAIL; the atomic fix has none."""
+    from .lab_redis import redis_target
+    from .race_demo import VARIANTS, incident
+
+    target = redis_target().child("demo-race")
+    try:
+        out.write("Rule 3 - worker w1 finishes the last task of d1 while the crash reconciler runs.\n")
+        out.write("The explorer runs every interleaving of their Redis commands against the real server.\n\n")
+        naive = await incident(target, "naive").explore()
+        out.write(naive.summary() + "\n\n")
+        for variant in ("recheck", "lua", "epoch"):
+            fixed = await incident(target, variant).explore()
+            verdict = f"{len(fixed.failing)} failing" if fixed.failing else "none failing"
+            out.write(f"  {variant:8} ({VARIANTS[variant][2]}): {fixed.schedules} schedules, {verdict}\n")
+        out.write("\nA re-check narrows the window but still fails; the atomic fixes have no bad schedule.\n")
+    finally:
+        target.cleanup()
+
+
 DEMOS: dict[str, tuple[str, Callable[[TextIO], Awaitable[None]]]] = {
     "stall": ("rule 1: a blocking call stalls the event loop, offloading does not", demo_stall),
+    "race": ("rule 3: the explorer turns a DONE document into FAIL, then proves the fix", demo_race),
 }
 
 

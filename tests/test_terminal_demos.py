@@ -1,0 +1,48 @@
+"""`labkit demo NAME`: the headline demos in a terminal, no Jupyter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from labkit.terminal_demos import BARS, sparkline
+
+pytestmark = pytest.mark.redis
+
+
+def _demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labkit", "demo", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_sparkline_draws_a_stall_as_wide_as_it_lasted() -> None:
+    # a tick at t=1.0 s that ran 0.5 s late: the loop was stuck from 0.5 s to 1.0 s
+    line = sparkline([0.25, 1.0], [0.0, 0.5], span=1.0, top=0.5, width=10)
+    assert line[:5] == "     " and line[5] == BARS[-1]
+    assert all(c != " " for c in line[5:9]), line
+
+
+def test_stall_demo_shows_the_blocking_run_and_its_culprit() -> None:
+    result = _demo("stall")
+    assert result.returncode == 0, result.stderr
+    assert "blocking (io)" in result.stdout and "the worker looked dead" in result.stdout
+    assert "first stall blocked in: chat (labkit/llm.py" in result.stdout
+    to_thread = next(line for line in result.stdout.splitlines() if line.strip().startswith("to_thread (io)"))
+    assert "0 heartbeat(s) missed" in to_thread
+
+
+def test_race_demo_finds_done_to_fail_and_clears_the_fixes() -> None:
+    result = _demo("race")
+    assert result.returncode == 0, result.stderr
+    assert "VIOLATION: d1 went DONE -> FAIL" in result.stdout
+    fixes = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith("  ") and "schedules," in line}
+    assert "failing" in fixes["recheck"] and "none failing" not in fixes["recheck"]
+    assert "none failing" in fixes["lua"] and "none failing" in fixes["epoch"]
+
+
+def test_listing_and_unknown_demo() -> None:
+    listing = _demo()
+    assert listing.returncode == 0 and "stall" in listing.stdout and "race" in listing.stdout
+    unknown = _demo("nope")
+    assert unknown.returncode == 2 and "No demo called 'nope'" in unknown.stderr
