@@ -73,7 +73,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
     """The README's own `make lab`, on a free port, with a known token.
 
@@ -107,8 +107,10 @@ def lab_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
             proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str):
+    # Playwright's sync API runs an event loop in this thread while it is open:
+    # close it with this module, or every later asyncio test finds a loop running.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
