@@ -40,7 +40,7 @@ class ResetReport:
 
 def lab_processes() -> list[tuple[int, str]]:
     """This user's processes that belong to the lab (never this one)."""
-    listing = subprocess.run(["ps", "-eo", "pid=,uid=,args="], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(["ps", "-ww", "-eo", "pid=,uid=,args="], capture_output=True, text=True, check=True).stdout
     me, uid = os.getpid(), os.getuid()
     found = []
     for line in listing.splitlines():

@@ -130,7 +130,7 @@ async def _one_by_one(fetch, names):
 
 
 async def _unordered(fetch, names):
-    return [await t for t in asyncio.as_completed([fetch(n) for n in reversed(names)])]
+    return list(reversed(await asyncio.gather(*(fetch(n) for n in names))))
 
 
 async def _unawaited(fetch, names):
