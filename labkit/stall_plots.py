@@ -69,9 +69,13 @@ def draw_missed_beats(ax: Axes, missed: Sequence[float]) -> None:
 
 def draw_histogram(ax: Axes, result: MonitorResult, bins: Any) -> None:
     """How often each lag happened (every expected tick counted), log-scaled counts."""
+    from matplotlib import ticker
+
     samples_ms = [s * 1000 for s in result.samples]
     ax.hist(samples_ms, bins=bins, color=TICK_COLOUR, alpha=0.8)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 100, not 10^n
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xlabel("tick lag (ms)")
     ax.set_ylabel("ticks")
     ax.grid(True, alpha=0.3)
