@@ -51,6 +51,26 @@ class NotYet(Exception):
     """Raised by a checker: the answer is wrong; the message is the hint."""
 
 
+def require_function(answer: Any, usage: str, *, is_async: bool | None, why: str = "", what: str = "") -> None:
+    """The first gate of every checker: the learner passed their function itself
+    (not a call's result, not its name), async or sync as its callers need.
+
+    ``usage`` shows the right call, e.g. ``check('00.fetch-all', fetch_all)``;
+    ``why`` is the hint when the function has the wrong colour.
+    """
+    if inspect.iscoroutine(answer):
+        answer.close()  # never awaited on purpose: do not let Python warn about it later
+        raise NotYet(f"You passed the result of calling your function. Pass the function itself: {usage} (no parentheses).")
+    if not callable(answer):
+        kind = f"{what} function" if what else "function"
+        raise NotYet(f"Pass your {kind} itself: {usage}, not {type(answer).__name__}.")
+    if is_async is None:
+        return
+    coroutine_fn = inspect.iscoroutinefunction(answer) or inspect.iscoroutinefunction(getattr(answer, "__call__", None))
+    if coroutine_fn != is_async:
+        raise NotYet(why or f"This function should {'be' if is_async else 'not be'} an `async def`.")
+
+
 @dataclass(frozen=True)
 class Exercise:
     id: str

@@ -12,12 +12,11 @@ import concurrent.futures
 import inspect
 import pickle
 import sys
-import time
 import uuid
 from typing import Any, Callable
 
 from .. import llm
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, require_function
 from ..loop_monitor import LoopMonitor, MonitorResult
 from ..mystery_service import IngestService, Receipt
 
@@ -28,11 +27,7 @@ SYSTEM_MSG = "You answer questions about ingested documents."
 
 
 def _reject_non_function(answer: Any, name: str, example: str) -> None:
-    if inspect.iscoroutine(answer):
-        answer.close()
-        raise NotYet(f"You passed {name}(...), a call. Pass the function itself: {example}")
-    if not callable(answer):
-        raise NotYet(f"Pass your {name} function itself, e.g. {example}; got {type(answer).__name__} {answer!r:.60}")
+    require_function(answer, example, is_async=None, what=name)
 
 
 def _discard(value: Any) -> None:

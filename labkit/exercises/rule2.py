@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, require_function
 
 CHAT_S = 0.3
 
@@ -24,13 +24,11 @@ def _close_if_coroutine(value: Any) -> bool:
 @exercise("02.keep-it-sync", title="Keep a sync-only callee sync", time_limit=10)
 async def keep_it_sync_check(answer: Any) -> str:
     """``record_audit(log, event)`` is called only by sync handlers; it must stay a plain callable."""
-    if not callable(answer):
-        raise NotYet(f"Pass your function itself: check('02.keep-it-sync', record_audit), not {type(answer).__name__}.")
-    if inspect.iscoroutinefunction(answer) or inspect.iscoroutinefunction(getattr(answer, "__call__", None)):
-        raise NotYet(
-            "record_audit is an `async def`, but every caller is a sync handler: each call would only make a "
-            "coroutine (truthy, never run). Keep it a plain `def`."
-        )
+    require_function(
+        answer, "check('02.keep-it-sync', record_audit)", is_async=False,
+        why="record_audit is an `async def`, but every caller is a sync handler: each call would only make a "
+        "coroutine (truthy, never run). Keep it a plain `def`.",
+    )
 
     def sync_handler(log: list[str], event: str) -> str:  # how the lab's callers use it
         returned = answer(log, event)
@@ -84,10 +82,10 @@ async def _max_gap_while(coro: Any, tick: float = 0.01) -> tuple[Any, float]:
 @exercise("02.offload-sync", title="Call a sync API from async code without blocking", time_limit=10)
 async def offload_sync_check(answer: Any) -> str:
     """``async def summarise(model, text)`` must return ``model.chat(text)`` without stalling the loop."""
-    if not callable(answer):
-        raise NotYet(f"Pass your function itself: check('02.offload-sync', summarise), not {type(answer).__name__}.")
-    if not inspect.iscoroutinefunction(answer):
-        raise NotYet("summarise is awaited by async callers, so it should be an `async def` (its callers support it).")
+    require_function(
+        answer, "check('02.offload-sync', summarise)", is_async=True,
+        why="summarise is awaited by async callers, so it should be an `async def` (its callers support it).",
+    )
     model = _SlowModel()
     try:
         result, gap = await _max_gap_while(answer(model, "chapter 1"))
@@ -113,10 +111,10 @@ async def offload_sync_check(answer: Any) -> str:
 @exercise("02.from-a-thread", title="Run a coroutine on the loop from another thread", time_limit=10)
 async def from_a_thread_check(answer: Any) -> str:
     """``call_on_loop(loop, coro_fn, *args)``: from a worker thread, run ``coro_fn(*args)`` on ``loop``."""
-    if not callable(answer):
-        raise NotYet(f"Pass your function itself: check('02.from-a-thread', call_on_loop), not {type(answer).__name__}.")
-    if inspect.iscoroutinefunction(answer):
-        raise NotYet("call_on_loop is called from a plain worker thread, which cannot await: make it a plain `def`.")
+    require_function(
+        answer, "check('02.from-a-thread', call_on_loop)", is_async=False,
+        why="call_on_loop is called from a plain worker thread, which cannot await: make it a plain `def`.",
+    )
     loop = asyncio.get_running_loop()
     loop_thread = threading.get_ident()
     ran_on: list[int] = []

@@ -17,11 +17,10 @@ scenarios are chosen so that both the bug and the over-correction show:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import uuid
 from typing import Any, Callable, Optional, Sequence
 
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, require_function
 from ..explorer import ExploreResult, RunResult
 from ..lab_redis import RedisTarget, redis_target
 from ..race_demo import (DOC, T1, T2, INCIDENT_INVARIANTS, doc_state, done_never_downgraded,
@@ -35,14 +34,8 @@ _MAX_SCHEDULES = 3000
 
 
 def _require_async(answer: Any, what: str, signature: str) -> None:
-    if inspect.iscoroutine(answer):
-        answer.close()
-        raise NotYet(f"You passed the result of calling your {what}. Pass the function itself: "
-                     f"check(..., my_function) - no parentheses.")
-    if not callable(answer):
-        raise NotYet(f"Pass your {what} function, an `{signature}`; got {type(answer).__name__}.")
-    if not inspect.iscoroutinefunction(answer):
-        raise NotYet(f"Your {what} must be an `{signature}`: it talks to Redis through the async client, "
+    require_function(answer, f"check(..., my_{what}) with an `{signature}`", is_async=True, what=what,
+                     why=f"Your {what} must be an `{signature}`: it talks to Redis through the async client, "
                      "so it has to be a coroutine function.")
 
 

@@ -7,7 +7,7 @@ import inspect
 import time
 from typing import Any
 
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, require_function
 
 CALL_S = 0.3
 NAMES = ["ada", "grace", "barbara", "edsger"]
@@ -34,10 +34,8 @@ class _Fetcher:
 
 @exercise("00.fetch-all", title="Run slow calls concurrently", time_limit=10)
 async def fetch_all_check(answer: Any) -> str:
-    if not callable(answer):
-        raise NotYet(f"Pass your function itself: check('00.fetch-all', fetch_all), not {type(answer).__name__}.")
-    if not inspect.iscoroutinefunction(answer):
-        raise NotYet("fetch_all must be an `async def`, so that it can await the calls.")
+    require_function(answer, "check('00.fetch-all', fetch_all)", is_async=True,
+                     why="fetch_all must be an `async def`, so that it can await the calls.")
     fetch = _Fetcher()
     began = time.perf_counter()
     result = await answer(fetch, list(NAMES))
