@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,9 +109,10 @@ class EmbeddedRedis:
 
     binary: Path
     directory: Path
-    guard: subprocess.Popen[bytes]
-    server_pid: int
-    started_in_s: float
+    extra_args: tuple[str, ...] = ()
+    guard: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    server_pid: int = 0
+    started_in_s: float = 0.0
     version: str = ""
     _stopped: bool = field(default=False, repr=False)
 
@@ -128,63 +130,83 @@ class EmbeddedRedis:
 
     @property
     def running(self) -> bool:
-        return not self._stopped and self.guard.poll() is None
+        return not self._stopped and self.guard is not None and self.guard.poll() is None
 
     @classmethod
     def start(cls, binary: Path | None = None, extra_args: tuple[str, ...] = ()) -> "EmbeddedRedis":
         """Start a new server and wait until it answers PING.
 
-        ``extra_args`` are appended to the server's command line (``--maxmemory 64mb``).
+        ``extra_args`` are appended to the server's command line, e.g.
+        ``("--appendonly", "yes")`` for a server whose data survives ``restart()``.
         """
-        binary = binary or find_server_binary()
-        began = time.perf_counter()
         directory = Path(tempfile.mkdtemp(prefix="labkit-redis-"))
         os.chmod(directory, 0o700)
-        socket_path = directory / "redis.sock"
-        log_path = directory / "redis.log"
+        server = cls(binary or find_server_binary(), directory, tuple(extra_args))
+        server._launch()
+        atexit.register(server.stop)
+        return server
+
+    def _launch(self) -> None:
+        began = time.perf_counter()
         argv = [
-            str(binary),
+            str(self.binary),
             "--port", "0",
-            "--unixsocket", str(socket_path),
+            "--unixsocket", str(self.socket_path),
             "--unixsocketperm", "700",
-            "--dir", str(directory),
-                "--save", "",
+            "--dir", str(self.directory),
+            "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
-            *extra_args,
+            *self.extra_args,
         ]
-        guard = subprocess.Popen(
-            [sys.executable, "-I", str(Path(__file__).with_name("_server_guard.py")), str(log_path), *argv],
+        self.guard = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).with_name("_server_guard.py")), str(self.log_path), *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             close_fds=True,
             start_new_session=True,
         )
-        assert guard.stdout is not None
-        first_line = _readline_with_timeout(guard.stdout, _START_TIMEOUT_S)
+        assert self.guard.stdout is not None
+        first_line = _readline_with_timeout(self.guard.stdout, _START_TIMEOUT_S)
         try:
-            server_pid = int(first_line.strip() or b"0")
+            self.server_pid = int(first_line.strip() or b"0")
         except ValueError:
-            server_pid = 0
-        server = cls(binary, directory, guard, server_pid, 0.0)
-        if server_pid <= 0:
-            server._fail(f"the guardian could not launch {binary}")
+            self.server_pid = 0
+        if self.server_pid <= 0:
+            self._fail(f"the guardian could not launch {self.binary}")
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:
-            if guard.poll() is not None:
-                server._fail("the server exited during start-up")
-            if socket_path.exists():
-                version = _ping(socket_path)
+            if self.guard.poll() is not None:
+                self._fail("the server exited during start-up")
+            if self.socket_path.exists():
+                version = _ping(self.socket_path)
                 if version:
-                    server.version = version
+                    self.version = version
                     break
             if time.monotonic() > deadline:
-                server._fail(f"no answer to PING within {_START_TIMEOUT_S:.0f} s")
+                self._fail(f"no answer to PING within {_START_TIMEOUT_S:.0f} s")
             time.sleep(0.005)
-        server.started_in_s = time.perf_counter() - began
-        atexit.register(server.stop)
-        return server
+        self.started_in_s = time.perf_counter() - began
+
+    def restart(self, crash: bool = False) -> None:
+        """Stop the server process and start it again on the same socket and directory.
+
+        SIGTERM lets it shut down cleanly; ``crash=True`` sends SIGKILL. Its data
+        comes back only if persistence was turned on in ``extra_args``.
+        """
+        if not self.running or self.guard is None:
+            raise RedisStartError("restart() needs a running server; this one was stopped")
+        os.kill(self.server_pid, signal.SIGKILL if crash else signal.SIGTERM)
+        self.guard.wait(timeout=15)  # the guardian exits with its server and keeps the directory
+        self._close_pipes()
+        self._launch()
+
+    def _close_pipes(self) -> None:
+        if self.guard is not None:
+            for pipe in (self.guard.stdin, self.guard.stdout):
+                if pipe:
+                    pipe.close()
 
     def log_tail(self, lines: int = 15) -> str:
         try:
@@ -208,15 +230,15 @@ class EmbeddedRedis:
             return
         self._stopped = True
         try:
-            if self.guard.stdin:
-                self.guard.stdin.close()  # EOF tells the guardian to stop the server
-            self.guard.wait(timeout=5)
+            if self.guard is not None:
+                if self.guard.stdin:
+                    self.guard.stdin.close()  # EOF tells the guardian to stop the server
+                self.guard.wait(timeout=5)
         except (OSError, subprocess.TimeoutExpired):
             self.guard.kill()
             self.guard.wait()
         finally:
-            if self.guard.stdout:
-                self.guard.stdout.close()
+            self._close_pipes()
             shutil.rmtree(self.directory, ignore_errors=True)
 
 

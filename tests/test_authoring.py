@@ -72,7 +72,8 @@ def test_notebook_shape(path) -> None:
         joined = "\n".join(c.source for c in nb.cells if c.cell_type == "code" and not c.source.startswith("%%review"))
         top_level_run = re.search(r"^(?![\s#]).*\basyncio\.run\(", joined, re.M)  # in a def body it is a stub to fix
         assert not top_level_run, f"{version}: use top-level await, not asyncio.run, in a cell"
-        assert not re.search(r"signal\.signal\(|add_signal_handler\(", joined), f"{version}: signals belong in subprocesses"
+        top_level_signal = re.search(r"^(?![\s#]).*(signal\.signal\(|add_signal_handler\()", joined, re.M)
+        assert not top_level_signal, f"{version}: signal handlers belong in subprocesses, not the kernel"
         if version != path:
             assert "### BEGIN SOLUTION" not in joined and "### STUB" not in joined
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), f"{version} has stored outputs"

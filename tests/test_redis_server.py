@@ -166,3 +166,22 @@ def test_two_owners_get_separate_servers() -> None:
             proc.terminate()
             proc.wait()
     assert _wait_gone(pid_a) and _wait_gone(pid_b)
+
+
+def test_restart_keeps_socket_and_persisted_data() -> None:
+    server = EmbeddedRedis.start(extra_args=("--appendonly", "yes", "--appendfsync", "always"))
+    try:
+        client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
+        client.set("survives", "yes")
+        first = server.server_pid
+        server.restart()
+        assert _wait_gone(first) and server.server_pid != first
+        assert client.get("survives") == "yes"  # same socket: the client just reconnects
+        crashed = server.server_pid
+        server.restart(crash=True)
+        assert _wait_gone(crashed) and client.get("survives") == "yes"
+        client.close()
+    finally:
+        server.stop()
+    with pytest.raises(RedisStartError, match="needs a running server"):
+        server.restart()

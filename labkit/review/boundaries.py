@@ -161,8 +161,8 @@ def _passed_along(call: ast.Call, mod: ModuleInfo, scope: Scope) -> bool:
         node, parent = parent, mod.parents.get(parent)
     if isinstance(parent, ast.Call) and node is not parent.func:
         return True
-    if isinstance(parent, ast.Return):
-        return True
+    if isinstance(parent, ast.Return) or (isinstance(parent, ast.Lambda) and node is parent.body):
+        return True  # handed back to the caller (a lambda returns its body)
     if isinstance(parent, (ast.Assign, ast.AnnAssign)):
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
         names = {t.id for t in targets if isinstance(t, ast.Name)}

@@ -1,0 +1,137 @@
+"""Checks for notebook 04 (rule 4: keep heartbeats off a blocked loop).
+
+Both checks put the learner's code into two real worker processes
+(:mod:`labkit.worker`), give ``w1`` one model call that is twice as long as the
+heartbeat TTL, run the recovery loop, and read the execution log: a worker
+declared dead while it was alive, or a task whose model call ran twice, is a
+"not yet" with the reason.
+
+* ``04.offload-handler`` - ``async def handle(system_msg, history, conf) -> str``,
+  the worker's model call; its heartbeat is an asyncio task on the same loop.
+* ``04.heartbeat-thread`` - ``start_heartbeat(beat, interval_s) -> stop``: call
+  ``beat()`` every ``interval_s`` seconds somewhere the loop cannot block, and
+  return a function that stops it. The model call stays blocking.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .. import llm
+from ..checks import NotYet, exercise
+from ..errors import LabError
+from ..heartbeat_demo import HeartbeatRun, run_heartbeat_demo
+from ..learner_code import LearnerModule
+from ..worker import SYSTEM_MSG, history_for
+
+TTL_S = 0.5
+SLOW_S = 1.0
+LATENCY_S = 0.1
+
+
+def _reject_call(answer: Any, name: str) -> None:
+    if inspect.iscoroutine(answer):
+        answer.close()
+        raise NotYet(f"You passed {name}(...), a call. Pass the function itself: labkit.check(..., {name}).")
+
+
+def _log_hint(run: HeartbeatRun) -> str:
+    for worker, log in run.logs.items():
+        lines = [line for line in log.splitlines() if line.strip()]
+        if lines and ("Error" in log or "Traceback" in log):
+            return f" Worker {worker} said: {lines[-1][:300]}"
+    return ""
+
+
+async def _trial(module: LearnerModule, flag: str, work_args: list[str]) -> HeartbeatRun:
+    with module:
+        try:
+            return await run_heartbeat_demo(
+                "same-loop", ttl_s=TTL_S, scan_s=0.05, tasks=3, latency_s=LATENCY_S, slow_latency_s=SLOW_S,
+                extra_args=[*work_args, flag, module.spec], python_path=[str(module.dir)],
+                timeout_s=6.0, ready_timeout_s=6.0)
+        except LabError as exc:
+            last = [line for line in str(exc).splitlines() if line.strip()][-1:]
+            raise NotYet(f"A worker running your code did not start: {last[0] if last else exc}") from None
+
+
+def _common_verdict(run: HeartbeatRun, what: str, fix: str) -> None:
+    if run.verdicts:
+        v = run.verdicts[0]
+        raise NotYet(
+            f"{v.worker} was declared dead {v.since_last_beat_s:.2f} s after its last beat (TTL {TTL_S:g} s) while "
+            f"it was alive inside a {SLOW_S:g} s model call; its task was requeued and the model ran "
+            f"{max(run.executions.values(), default=1)} times for it ({run.duplicate_executions} duplicate). "
+            f"{fix}")
+    if run.duplicate_executions:
+        raise NotYet(f"These tasks ran twice: {run.ran_twice}. {fix}")
+    if run.doc_state != "DONE":
+        raise NotYet(f"The document did not finish (it is {run.doc_state}): the workers running your {what} "
+                     f"did not complete its tasks.{_log_hint(run)}")
+    hung = [w for w, c in run.exit_codes.items() if c is None]
+    if hung:
+        raise NotYet(f"{', '.join(hung)} did not exit within 3 s of SIGTERM. A non-daemon thread that never stops "
+                     "keeps a process alive: the function start_heartbeat returns must end the thread "
+                     "(set a threading.Event its loop waits on, then join it).")
+    bad = {w: c for w, c in run.exit_codes.items() if c != 0}
+    if bad:
+        raise NotYet(f"After SIGTERM the workers exited with {bad}, not 0.{_log_hint(run)}")
+
+
+def _check_replies(run: HeartbeatRun) -> None:
+    for e in run.events:
+        if e.kind != "ran":
+            continue
+        expected = llm.reply_for(SYSTEM_MSG, history_for(str(e.get("task"))), {"latency_s": LATENCY_S})
+        if e.get("reply") != expected[:200]:
+            raise NotYet(f"handle returned {e.get('reply')!r:.80} for {e.get('task')}, but the model's reply was "
+                         f"{expected!r}: return what llm.chat(system_msg, history, conf) returns.")
+        took = e.t - float(e.get("began", e.t))
+        if took < 0.8 * LATENCY_S:
+            raise NotYet(f"handle returned after {took * 1000:.0f} ms, before the model could answer: await the "
+                         "model call instead of starting it and moving on.")
+
+
+@exercise("04.offload-handler", title="Keep the heartbeat alive during a slow model call", time_limit=30)
+async def check_offload_handler(handle: Any) -> str:
+    """Real workers with an on-loop heartbeat call ``handle``: nobody may be declared dead."""
+    _reject_call(handle, "handle")
+    if callable(handle) and not isinstance(handle, str) and not inspect.iscoroutinefunction(handle):
+        raise NotYet("handle must be an `async def`: the worker awaits it on its event loop, next to the heartbeat.")
+    run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
+    _common_verdict(run, "handle", "The blocking llm.chat() held the worker's loop, so its heartbeat task could "
+                    "not run. Offload it (`await asyncio.to_thread(llm.chat, system_msg, history, conf)`) or use "
+                    "the async client (`await llm.achat(...)`).")
+    _check_replies(run)
+    return (f"A {SLOW_S:g} s call with a {TTL_S:g} s TTL: no worker was declared dead, every task ran once "
+            f"({run.executions}), and the workers exited 0.")
+
+
+@exercise("04.heartbeat-thread", title="Move the heartbeat to its own thread", time_limit=30)
+async def check_heartbeat_thread(start_heartbeat: Any) -> str:
+    """Real workers whose model call blocks the loop, beating with the learner's heartbeat."""
+    _reject_call(start_heartbeat, "start_heartbeat")
+    if callable(start_heartbeat) and inspect.iscoroutinefunction(start_heartbeat):
+        raise NotYet("start_heartbeat should be a plain `def`: it starts the beating and returns at once. "
+                     "An async def runs on the worker's loop, which the blocking call holds.")
+    run = await _trial(LearnerModule(start_heartbeat, "start_heartbeat", "start_heartbeat function"),
+                       "--start-heartbeat", ["--work", "blocking"])
+    _common_verdict(run, "heartbeat", "The model call blocks the worker's event loop, so anything scheduled on "
+                    "that loop (an asyncio task, call_later) waits for it. Beat from a `threading.Thread` that "
+                    "loops `while not stop.wait(interval_s): beat()`.")
+    for worker in ("w1", "w2"):
+        exits = [e.t for e in run.events if e.worker == worker and e.kind == "exit"]
+        beats = [e.t for e in run.events if e.worker == worker and e.kind == "beat"]
+        if exits and any(t > exits[0] for t in beats):
+            raise NotYet(f"{worker} kept beating after it shut down: the function start_heartbeat returns must stop "
+                         "the thread (set a threading.Event the loop waits on, then join the thread).")
+        slow = [e for e in run.events if e.worker == worker and e.kind == "ran"
+                and e.t - float(e.get("began", e.t)) > SLOW_S * 0.9]
+        for call in slow:
+            during = [t for t in beats if float(call.get("began", 0)) < t < call.t]
+            if len(during) < 2:
+                raise NotYet(f"Only {len(during)} beat(s) during {worker}'s {SLOW_S:g} s call at an interval of "
+                             f"{TTL_S / 3:.2f} s: beat every interval_s seconds, not once.")
+    return (f"Beats kept coming during a {SLOW_S:g} s blocking call: no worker was declared dead, every task ran "
+            "once, and the heartbeat stopped when the workers exited.")

@@ -1,0 +1,144 @@
+"""Checks for notebook 05 (rule 5: graceful shutdown with an explicit stop event).
+
+The learner's code never runs in the kernel: it is written to a module, a real
+worker process (:mod:`labkit.worker`) runs it, and the check signals that
+process mid-task (SIGTERM in one run, SIGINT in another), then reads the exit
+code, the task states at exit and, after a second worker drains the queue,
+whether any task was lost or ran twice.
+
+* ``05.stop-handlers`` - ``install_stop_handlers(loop, stop)``: make SIGTERM and
+  SIGINT set ``stop``; the worker's own graceful loop does the rest.
+* ``05.graceful-worker`` - ``async def run_worker(worker)``: the whole main loop
+  (install the handlers, claim until stopped, finish the in-flight task within
+  ``worker.grace_s`` or release it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import signal
+from typing import Any
+
+from ..checks import NotYet, exercise
+from ..learner_code import LearnerModule
+from ..shutdown_demo import ShutdownRun, run_shutdown_demo
+from ..store import DONE, QUEUED, RUNNING
+
+EXIT_TIMEOUT_S = 6.0
+
+
+def _reject_call(answer: Any, name: str) -> None:
+    if inspect.iscoroutine(answer):
+        answer.close()
+        raise NotYet(f"You passed {name}(...), a call. Pass the function itself: labkit.check(..., {name}).")
+
+
+def _last_line(log: str) -> str:
+    lines = [line for line in log.splitlines() if line.strip() and line.strip() != "ready"]
+    return lines[-1][:300] if lines else "(no output)"
+
+
+def _signal_verdict(run: ShutdownRun, sig: str, fix: str) -> None:
+    """Turn how the process ended into a hint, if it did not end well."""
+    code = run.exit_code
+    if code is None:
+        raise NotYet(f"After {sig} the worker was still running {EXIT_TIMEOUT_S:g} s later. The signal reached a "
+                     "handler that never made the loop stop: an `async def` handed to signal.signal() returns a "
+                     f"coroutine nobody awaits, and a handler must set the stop event. {fix}")
+    if code == -signal.Signals[sig].value:
+        raise NotYet(f"{sig} killed the worker (exit code {code}): no handler was installed for {sig}, so its task "
+                     f"was left RUNNING until recovery noticed. {fix}")
+    if "KeyboardInterrupt" in run.log:
+        raise NotYet(f"{sig} raised KeyboardInterrupt inside the worker: there is no handler for SIGINT, so Python's "
+                     f"default one interrupted the task. Handle SIGINT the same way as SIGTERM. {fix}")
+    if code != 0:
+        raise NotYet(f"After {sig} the worker exited with code {code}, not 0. It said: {_last_line(run.log)}")
+    if run.left_running or not any(e.kind == "exit" and e.worker == "w1" for e in run.events):
+        raise NotYet(f"After {sig} the process exited 0, but {run.left_running or 'its task'} was left RUNNING and "
+                     "the worker's clean-up never ran: the handler ended the process (sys.exit / os._exit / raise) "
+                     "in the middle of the task. Only set the stop event; let the loop finish and return.")
+
+
+async def _trials(module: LearnerModule, flag: str, specs: list[tuple[str, dict[str, Any]]]) -> list[ShutdownRun]:
+    with module:
+        args = [flag, module.spec]
+        return list(await asyncio.gather(*(
+            run_shutdown_demo(name, spec={"args": [*args, *spec["args"]], "signals": spec["signals"]},
+                              python_path=[str(module.dir)], drain=True, exit_timeout_s=EXIT_TIMEOUT_S)
+            for name, spec in specs)))
+
+
+def _after_drain(run: ShutdownRun) -> None:
+    if run.doc_state_after_drain != DONE:
+        raise NotYet(f"After the {run.scenario} run another worker could not finish the document (it stayed "
+                     f"{run.doc_state_after_drain or 'RUNNING'}): a task was lost.")
+    twice = [t for t, n in run.executions.items() if n > 1]
+    if twice:
+        raise NotYet(f"{twice} ran twice in the {run.scenario} run: the task was handed back after it had already "
+                     "finished, or finished after it was handed back.")
+
+
+@exercise("05.stop-handlers", title="SIGTERM and SIGINT set a stop event", time_limit=40)
+async def check_stop_handlers(install_stop_handlers: Any) -> str:
+    """A real worker installs the learner's handlers; SIGTERM and SIGINT must each stop it cleanly."""
+    _reject_call(install_stop_handlers, "install_stop_handlers")
+    if callable(install_stop_handlers) and inspect.iscoroutinefunction(install_stop_handlers):
+        raise NotYet("install_stop_handlers should be a plain `def`: it only registers handlers and returns.")
+    base = ["--on-signal", "none", "--mode", "offload", "--latency", "0.6", "--grace", "2"]
+    runs = await _trials(LearnerModule(install_stop_handlers, "install_stop_handlers", "install_stop_handlers"),
+                         "--install", [("sigterm", {"args": base, "signals": [(0.15, "SIGTERM")]}),
+                                       ("sigint", {"args": base, "signals": [(0.15, "SIGINT")]})])
+    fix = "Use `loop.add_signal_handler(sig, stop.set)` for both signal.SIGTERM and signal.SIGINT."
+    for run, sig in zip(runs, ("SIGTERM", "SIGINT")):
+        _signal_verdict(run, sig, fix)
+        _after_drain(run)
+    return "; ".join(f"{sig}: exit 0 after {r.shutdown_s:.2f} s, in-flight task {r.states_at_exit['d1-t1']}"
+                     for r, sig in zip(runs, ("SIGTERM", "SIGINT"))) + "; nothing lost, nothing ran twice."
+
+
+@exercise("05.graceful-worker", title="A worker that shuts down without losing work", time_limit=45)
+async def check_graceful_worker(run_worker: Any) -> str:
+    """The learner's main loop, signalled during a short task and during one that will not finish in time."""
+    _reject_call(run_worker, "run_worker")
+    if callable(run_worker) and not inspect.iscoroutinefunction(run_worker):
+        raise NotYet("run_worker must be an `async def`: the worker process awaits it on its event loop.")
+    grace = 0.5
+    runs = await _trials(LearnerModule(run_worker, "run_worker", "run_worker"), "--main", [
+        ("finishes", {"args": ["--on-signal", "none", "--mode", "offload", "--latency", "0.6", "--grace", "2"],
+                      "signals": [(0.15, "SIGTERM")]}),
+        ("too-slow", {"args": ["--on-signal", "none", "--mode", "offload", "--latency", "3", "--grace", str(grace)],
+                      "signals": [(0.15, "SIGINT")]}),
+    ])
+    short, slow = runs
+    fix = ("Install handlers first: `loop.add_signal_handler(sig, worker.stop.set)` for SIGTERM and SIGINT, "
+           "and loop `while not worker.stop.is_set()`.")
+    touched = any(e.kind in ("claim", "ran") for e in short.events) or set(short.states_at_exit.values()) != {QUEUED}
+    if not touched:
+        raise NotYet(f"Your worker never claimed a task: call `claim = await worker.claim()` in its loop and run "
+                     f"the claim with `await worker.execute(claim)`. It said: {_last_line(short.log)}")
+    if slow.exit_code is None:
+        raise NotYet(f"SIGINT came during a 3 s task and the worker was still running {EXIT_TIMEOUT_S:g} s later. "
+                     f"Wait for the in-flight task at most worker.grace_s ({grace:g} s), then "
+                     "`await worker.release(claim)` and return.")
+    _signal_verdict(short, "SIGTERM", fix)
+    _signal_verdict(slow, "SIGINT", fix)
+    if short.states_at_exit.get("d1-t1") != DONE:
+        raise NotYet(f"SIGTERM came 0.15 s into a 0.6 s task, with {2:g} s of grace, but the task was "
+                     f"{short.states_at_exit.get('d1-t1')} when the worker exited: let a task that can finish in "
+                     "time finish (await it) before returning.")
+    if short.states_at_exit.get("d1-t2") != QUEUED:
+        raise NotYet("After SIGTERM your worker still claimed the next task (d1-t2): once the stop event is set, "
+                     "stop taking work.")
+    if slow.shutdown_s > grace + 1.2:
+        raise NotYet(f"SIGINT came during a 3 s task and the worker took {slow.shutdown_s:.2f} s to exit, more "
+                     f"than worker.grace_s ({grace:g} s): it waited for a task that would not finish in time. "
+                     "Wait at most worker.grace_s, then `await worker.release(claim)` to hand it back.")
+    if slow.states_at_exit.get("d1-t1") == RUNNING:
+        raise NotYet("The slow task was left RUNNING when the worker exited: release it with "
+                     "`await worker.release(claim)` so another worker can take it at once.")
+    for run in runs:
+        _after_drain(run)
+    return (f"SIGTERM mid-task: the task finished, nothing new was claimed, exit 0 after {short.shutdown_s:.2f} s. "
+            f"SIGINT during a task too slow for the {grace:g} s grace: released, exit 0 after "
+            f"{slow.shutdown_s:.2f} s. Another worker then finished the document; no task ran twice.")

@@ -1,0 +1,147 @@
+"""Notebook 04's checks run real workers: every correct style passes, each mistake gets its hint."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from labkit import llm
+from labkit.checks import check
+
+
+@pytest.fixture(autouse=True)
+def _plain_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LABKIT_CHECK_MODE", raising=False)
+
+
+# --------------------------------------------------------------------------- 04.offload-handler
+
+
+async def with_to_thread(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+
+async def with_async_client(system_msg, history, conf):
+    return await llm.achat(system_msg, history, conf)
+
+
+async def with_executor(system_msg, history, conf):
+    loop = asyncio.get_running_loop()
+    reply = await loop.run_in_executor(None, llm.chat, system_msg, history, conf)
+    return reply
+
+
+async def blocking_original(system_msg, history, conf):
+    return llm.chat(system_msg, history, conf)
+
+
+async def skips_the_model(system_msg, history, conf):
+    return "a made-up reply"
+
+
+SOURCE_ANSWER = """
+async def handle(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+"""
+
+
+@pytest.mark.parametrize("answer", [with_to_thread, with_async_client, with_executor, SOURCE_ANSWER],
+                         ids=["to_thread", "achat", "run_in_executor", "source-string"])
+async def test_offload_handler_accepts(answer) -> None:
+    result = await check("04.offload-handler", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (blocking_original, "declared dead"),
+    (skips_the_model, "model's reply"),
+    (llm.chat, "async def"),
+    (with_to_thread("s", [], None), "a call"),
+])
+async def test_offload_handler_rejects(answer, hint: str) -> None:
+    result = await check("04.offload-handler", answer)
+    assert not result.passed
+    assert hint in result.message, result.message
+
+
+# --------------------------------------------------------------------------- 04.heartbeat-thread
+
+
+def thread_with_event(beat, interval_s):
+    stop = threading.Event()
+
+    def run():
+        while not stop.is_set():
+            beat()
+            stop.wait(interval_s)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+
+    def stop_it():
+        stop.set()
+        thread.join()
+
+    return stop_it
+
+
+class Beater(threading.Thread):
+    def __init__(self, beat, interval_s):
+        super().__init__(daemon=True)
+        self.beat, self.interval_s, self.done = beat, interval_s, threading.Event()
+
+    def run(self):
+        while not self.done.wait(self.interval_s if self.beat() is None else 0):
+            pass
+
+
+def thread_subclass(beat, interval_s):
+    beater = Beater(beat, interval_s)
+    beater.start()
+    return beater.done.set
+
+
+def on_the_loop(beat, interval_s):
+    async def beating():
+        while True:
+            beat()
+            await asyncio.sleep(interval_s)
+
+    task = asyncio.get_running_loop().create_task(beating())
+    return task.cancel
+
+
+def beats_once(beat, interval_s):
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    return thread.join
+
+
+def never_stops(beat, interval_s):
+    def run():
+        while True:
+            beat()
+            time.sleep(interval_s)
+
+    threading.Thread(target=run).start()  # not a daemon, and nothing ends it
+    return lambda: None
+
+
+@pytest.mark.parametrize("answer", [thread_with_event, thread_subclass], ids=["event", "thread-subclass"])
+async def test_heartbeat_thread_accepts(answer) -> None:
+    result = await check("04.heartbeat-thread", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (on_the_loop, "declared dead"),
+    (beats_once, "declared dead"),
+    (never_stops, "did not exit"),
+])
+async def test_heartbeat_thread_rejects(answer, hint: str) -> None:
+    result = await check("04.heartbeat-thread", answer)
+    assert not result.passed
+    assert hint in result.message, result.message

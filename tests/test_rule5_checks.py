@@ -1,0 +1,194 @@
+"""Notebook 05's checks signal real worker processes: correct styles pass, each mistake gets its hint."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import pytest
+
+from labkit.checks import check
+
+
+@pytest.fixture(autouse=True)
+def _plain_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LABKIT_CHECK_MODE", raising=False)
+
+
+# --------------------------------------------------------------------------- 05.stop-handlers
+
+
+def add_handlers(loop, stop):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+def threadsafe_signal_signal(loop, stop):
+    def on_signal(signum, frame):
+        loop.call_soon_threadsafe(stop.set)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def sigterm_only(loop, stop):
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+
+def exits_in_handler(loop, stop):
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+
+
+def async_handler(loop, stop):
+    async def on_signal(signum, frame):
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def installs_nothing(loop, stop):
+    pass
+
+
+@pytest.mark.parametrize("answer", [add_handlers, threadsafe_signal_signal], ids=["add_signal_handler", "signal+threadsafe"])
+async def test_stop_handlers_accept(answer) -> None:
+    result = await check("05.stop-handlers", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (installs_nothing, "killed the worker"),
+    (sigterm_only, "SIGINT killed the worker"),
+    (exits_in_handler, "left RUNNING"),
+    (async_handler, "never made the loop stop"),
+])
+async def test_stop_handlers_reject(answer, hint: str) -> None:
+    result = await check("05.stop-handlers", answer)
+    assert not result.passed
+    assert hint in result.message, result.message
+
+
+# --------------------------------------------------------------------------- 05.graceful-worker
+
+
+async def graceful_wait(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        job = asyncio.create_task(worker.execute(claim))
+        stopping = asyncio.create_task(worker.stop.wait())
+        await asyncio.wait({job, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not job.done():
+            await asyncio.wait({job}, timeout=worker.grace_s)
+        if not job.done():
+            await worker.release(claim)
+            job.cancel()
+
+
+async def graceful_shield(worker):
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, worker.stop.set)
+    loop.add_signal_handler(signal.SIGINT, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if not claim:
+            try:
+                await asyncio.wait_for(worker.stop.wait(), 0.05)
+            except asyncio.TimeoutError:
+                pass
+            continue
+        job = asyncio.ensure_future(worker.execute(claim))
+        while not job.done() and not worker.stop.is_set():
+            await asyncio.wait({job}, timeout=0.05)
+        try:
+            await asyncio.wait_for(asyncio.shield(job), timeout=worker.grace_s)
+        except asyncio.TimeoutError:
+            await worker.release(claim)
+            job.cancel()
+
+
+async def no_handlers(worker):
+    while True:
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        await worker.execute(claim)
+
+
+async def waits_forever(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        await worker.execute(claim)  # however long it takes
+
+
+async def abandons_task(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        job = asyncio.create_task(worker.execute(claim))
+        stopping = asyncio.create_task(worker.stop.wait())
+        await asyncio.wait({job, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not job.done():
+            job.cancel()  # and leave the task RUNNING
+
+
+async def keeps_claiming(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while True:
+        claim = await worker.store.claim(worker.id)  # ignores the stop event
+        if claim is None:
+            if worker.stop.is_set():
+                return
+            await asyncio.sleep(0.05)
+            continue
+        try:
+            await asyncio.wait_for(asyncio.shield(worker.execute(claim)), timeout=worker.grace_s)
+        except asyncio.TimeoutError:
+            await worker.release(claim)
+            return
+
+
+def sync_worker(worker):
+    pass
+
+
+@pytest.mark.parametrize("answer", [graceful_wait, graceful_shield], ids=["wait", "shield"])
+async def test_graceful_worker_accepts(answer) -> None:
+    result = await check("05.graceful-worker", answer)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("answer, hint", [
+    (no_handlers, "killed the worker"),
+    (waits_forever, "grace"),
+    (abandons_task, "RUNNING"),
+    (keeps_claiming, "stop taking work"),
+    (sync_worker, "async def"),
+])
+async def test_graceful_worker_rejects(answer, hint: str) -> None:
+    result = await check("05.graceful-worker", answer)
+    assert not result.passed
+    assert hint in result.message, result.message

@@ -1,0 +1,66 @@
+"""The worker process: the rule-4 bug reproduced with the broken modes, absent with every fix."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from labkit.heartbeat_demo import run_heartbeat_demo
+from labkit.worker import BROKEN_MODES, FIXED_MODES, WorkerConfig, parse_args
+from worker_procs import live_worker_children
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_survives():
+    yield
+    assert live_worker_children() == [], "a worker process outlived its test"
+
+
+@pytest.mark.parametrize("mode", BROKEN_MODES)
+async def test_broken_mode_runs_a_task_twice(lab, mode: str) -> None:
+    run = await run_heartbeat_demo(mode, target=lab)
+    assert [v.worker for v in run.verdicts] == ["w1"]
+    assert run.false_dead == 1  # w1 beat and worked again after the verdict
+    assert run.duplicate_executions == 1
+    assert len(run.ran_twice) == 1
+    stale = [e for e in run.events if e.kind == "finish" and e.get("outcome") == "stale"]
+    assert [e.worker for e in stale] == ["w1"]  # the zombie's completion wrote nothing
+    assert run.doc_state == "DONE"
+    assert run.exit_codes == {"w1": 0, "w2": 0}
+
+
+@pytest.mark.parametrize("mode", FIXED_MODES)
+async def test_fixed_mode_runs_every_task_once(lab, mode: str) -> None:
+    run = await run_heartbeat_demo(mode, target=lab)
+    assert run.verdicts == []
+    assert run.false_dead == 0
+    assert run.duplicate_executions == 0
+    assert set(run.executions.values()) == {1} and len(run.executions) == 4
+    assert run.doc_state == "DONE"
+    assert run.exit_codes == {"w1": 0, "w2": 0}
+
+
+def test_presets_and_flags() -> None:
+    config = parse_args(["--id", "w1", "--mode", "thread"])
+    assert (config.work, config.heartbeat) == ("blocking", "thread")
+    assert parse_args(["--id", "w1", "--mode", "thread", "--work", "async"]).work == "async"
+    assert abs(config.interval_s - config.ttl_s / 3) < 1e-9
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"id": "bad id"}, "worker id"),
+    ({"id": "w1", "work": "threads"}, "work must be"),
+    ({"id": "w1", "ttl_s": 0}, "ttl_s"),
+    ({"id": "w1", "on_signal": "ignore"}, "on_signal"),
+])
+def test_bad_config_is_a_clear_error(kwargs, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        WorkerConfig(**kwargs)
+
+
+def test_cli_rejects_unknown_mode() -> None:
+    done = subprocess.run([sys.executable, "-m", "labkit.worker", "--id", "w1", "--mode", "nope"],
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 2 and "invalid choice" in done.stderr
