@@ -7,10 +7,14 @@ from .checks import CheckResult, NotYet, check, exercise
 from .doctor import run_doctor
 from .errors import CheckFailed, LabError, RedisBinaryNotFound, RedisStartError, RedisUnreachable
 from .explorer import Explorer
+from .heartbeat_demo import compare_modes as compare_heartbeats
+from .heartbeat_demo import run_heartbeat_demo
 from .lab_redis import RedisTarget, redis_target
 from .loop_monitor import LoopMonitor, MonitorResult
 from .race_demo import incident
+from .recovery import recovery_loop
 from .review import Finding, Review, ReviewError, review_paths, review_source
+from .shutdown_demo import compare_shutdowns, run_shutdown_demo
 from .stall_demo import compare as compare_stalls
 from .stall_demo import run_stall
 from .stepping import step
@@ -33,13 +37,18 @@ __all__ = [
     "ReviewError",
     "Store",
     "check",
+    "compare_heartbeats",
+    "compare_shutdowns",
     "compare_stalls",
     "exercise",
     "incident",
+    "recovery_loop",
     "redis_target",
     "review_paths",
     "review_source",
     "run_doctor",
+    "run_heartbeat_demo",
+    "run_shutdown_demo",
     "run_stall",
     "step",
 ]

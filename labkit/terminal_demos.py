@@ -75,9 +75,38 @@ async def demo_race(out: TextIO) -> None:
         target.cleanup()
 
 
+async def demo_heartbeat(out: TextIO) -> None:
+    """Rule 4: a heartbeat on a blocked loop gets a live worker declared dead; the fixes do not."""
+    from .heartbeat_demo import compare_modes
+
+    out.write("Rule 4 - two real worker processes; w1 makes one slow (1.2 s) model call; heartbeat TTL 0.5 s.\n")
+    out.write("Recovery runs here and requeues the tasks of any worker whose heartbeat expires.\n\n")
+    result = await compare_modes()
+    for run in result.runs:
+        verdict = "BROKEN" if run.false_dead or run.duplicate_executions else "ok"
+        out.write(f"  {run.mode:>13}  {verdict:6}  false 'dead' verdicts: {run.false_dead}, "
+                  f"duplicate executions: {run.duplicate_executions}, document {run.doc_state}\n")
+    out.write("\nA heartbeat that shares the loop with a blocking call (or uses a blocking client) goes quiet;\n"
+              "offloading the call, an async client or a heartbeat thread keeps it beating.\n")
+
+
+async def demo_shutdown(out: TextIO) -> None:
+    """Rule 5: signals set a stop event; the worker exits 0 with nothing lost. A worker that just dies does not."""
+    from .shutdown_demo import compare_shutdowns
+
+    out.write("Rule 5 - real worker processes, each signalled mid-task.\n\n")
+    result = await compare_shutdowns()
+    for run in result.runs:
+        out.write(f"  {'clean ' if run.clean else 'LOSSY '} {run}\n")
+    out.write("\nGraceful shutdown finishes or releases the in-flight task and exits 0; a worker that dies\n"
+              "leaves its task RUNNING until recovery notices.\n")
+
+
 DEMOS: dict[str, tuple[str, Callable[[TextIO], Awaitable[None]]]] = {
     "stall": ("rule 1: a blocking call stalls the event loop, offloading does not", demo_stall),
     "race": ("rule 3: the explorer turns a DONE document into FAIL, then proves the fix", demo_race),
+    "heartbeat": ("rule 4: a busy worker looks dead and its task runs twice, unless the heartbeat is free", demo_heartbeat),
+    "shutdown": ("rule 5: SIGTERM/SIGINT stop a worker cleanly; a worker that just dies loses time", demo_shutdown),
 }
 
 

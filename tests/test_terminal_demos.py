@@ -41,6 +41,26 @@ def test_race_demo_finds_done_to_fail_and_clears_the_fixes() -> None:
     assert "none failing" in fixes["lua"] and "none failing" in fixes["epoch"]
 
 
+def test_heartbeat_demo_breaks_the_broken_modes_only() -> None:
+    result = _demo("heartbeat")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if "false 'dead' verdicts" in line}
+    assert set(rows) == {"same-loop", "sync-client", "offload", "async-client", "thread"}
+    for mode in ("same-loop", "sync-client"):
+        assert "BROKEN" in rows[mode] and "duplicate executions: 0" not in rows[mode]
+    for mode in ("offload", "async-client", "thread"):
+        assert " ok " in rows[mode] and "false 'dead' verdicts: 0, duplicate executions: 0" in rows[mode]
+
+
+def test_shutdown_demo_only_the_dying_worker_is_lossy() -> None:
+    result = _demo("shutdown")
+    assert result.returncode == 0, result.stderr
+    lossy = [line for line in result.stdout.splitlines() if line.strip().startswith("LOSSY")]
+    clean = [line for line in result.stdout.splitlines() if line.strip().startswith("clean")]
+    assert len(lossy) == 1 and "just-dies" in lossy[0]
+    assert len(clean) == 5 and all("exit code 0" in line for line in clean)
+
+
 def test_listing_and_unknown_demo() -> None:
     listing = _demo()
     assert listing.returncode == 0 and "stall" in listing.stdout and "race" in listing.stdout
