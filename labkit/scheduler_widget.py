@@ -2,8 +2,9 @@
 
 All the logic lives in :class:`labkit.explorer.Session`; this module only draws
 buttons, the Redis state and the log, and forwards clicks. Clicks run as tasks
-on the notebook's own event loop (never ``asyncio.run``), so the kernel stays
-responsive while a step's Redis command is in flight.
+on the notebook's own event loop (never ``asyncio.run``), handed over with
+``run_coroutine_threadsafe`` since a widget callback may run on another thread,
+so the kernel stays responsive while a step's Redis command is in flight.
 
 In a notebook::
 
@@ -14,6 +15,7 @@ In a notebook::
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import html
 from typing import Any, Optional
 
@@ -33,6 +35,7 @@ class SchedulerPanel:
         self.target = (target or redis_target()).child("scheduler")
         self.variant = variant
         self.session: Optional[Session] = None
+        self.loop = asyncio.get_running_loop()  # created in a cell: its loop owns the session
         self.previous_state: dict[str, Any] = {}
         self._busy = False
         self._w = w
@@ -52,6 +55,10 @@ class SchedulerPanel:
             w.HBox([self.choice, self.restart]), self.button_box, self.banner,
             w.HBox([self.state_html, self.log_html]),
         ])
+        # classes the browser tests click through (a real JupyterLab, not method calls)
+        self.widget.add_class("labkit-scheduler")
+        self.restart.add_class("labkit-scheduler-restart")
+        self.banner.add_class("labkit-scheduler-banner")
 
     # -- driving (async: call these from tests, or let the buttons do it) ------------------
     async def reset(self, variant: Optional[str] = None) -> None:
@@ -93,13 +100,16 @@ class SchedulerPanel:
 
     # -- drawing ---------------------------------------------------------------------------
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
+        # Widget callbacks may arrive on another thread than the cell that made the panel
+        # (ipykernel 7 handles comm messages off the main loop), and the session's Redis
+        # client belongs to that cell's loop: hand the coroutine over, thread-safely.
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-        def report(t: "asyncio.Future[Any]") -> None:
-            if not t.cancelled() and t.exception() is not None:
-                self.banner.value = f"<pre style='color:#c62828'>{html.escape(repr(t.exception()))}</pre>"
+        def report(f: "concurrent.futures.Future[Any]") -> None:
+            if not f.cancelled() and f.exception() is not None:
+                self.banner.value = f"<pre style='color:#c62828'>{html.escape(repr(f.exception()))}</pre>"
 
-        task.add_done_callback(report)
+        future.add_done_callback(report)
 
     def _render(self, message: str) -> None:
         w = self._w
@@ -114,6 +124,7 @@ class SchedulerPanel:
                               disabled=label is None or session.result is not None,
                               layout=w.Layout(width="420px"))
             button.on_click(lambda _b, a=actor: self._spawn(self.click(a)))
+            button.add_class(f"labkit-actor-{actor}")
             buttons.append(button)
             self.buttons[actor] = button
         self.button_box.children = tuple(buttons)

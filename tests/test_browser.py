@@ -91,7 +91,8 @@ def lab_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory):
     )
     with log.open("w") as out:
         proc = subprocess.Popen(
-            ["make", "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}"],
+            # -o: never reinstall into this venv from the temporary copy
+            ["make", "-o", f"{sys.prefix}/.labkit-installed", "lab", f"VENV={sys.prefix}", f"LAB_ARGS={lab_args}"],
             cwd=copy, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
@@ -223,5 +224,47 @@ def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> No
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         name = notebook.relative_to(ROOT / "notebooks").as_posix().replace("/", "__")
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+        page.evaluate("() => window.jupyterapp.shell.currentWidget?.sessionContext?.shutdown()")
+        context.close()
+
+
+def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
+    """A learner clicks the actors into the failing order and sees DONE -> FAIL; the Lua fix holds."""
+    base, token = lab_server
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        _open_notebook(page, base, token, ROOT / "notebooks" / "03-racing-requeue.ipynb")
+        state = _run_all(page)
+        assert state["errors"] == [], state["errors"]
+        panel = page.locator(".labkit-scheduler").first
+        banner = panel.locator(".labkit-scheduler-banner")
+
+        def play(order: str) -> None:
+            panel.locator(".labkit-scheduler-restart").click()
+            page.wait_for_function("p => p.querySelectorAll('ol li').length === 0", arg=panel.element_handle())
+            for letter in order:
+                button = panel.locator(".labkit-actor-" + {"W": "worker", "R": "reconciler"}[letter])
+                if not button.is_enabled():
+                    continue  # this actor has finished; the other one goes on
+                steps = panel.locator("ol li").count()
+                button.click()  # runs as a task on the kernel's loop; wait for the step to land
+                page.wait_for_function(
+                    "([p, n]) => p.querySelectorAll('ol li').length > n", arg=[panel.element_handle(), steps],
+                    timeout=20_000,
+                )
+
+        play("WRWRRR")
+        banner.get_by_text("DONE -> FAIL").wait_for(timeout=20_000)
+
+        from labkit.race_demo import VARIANTS
+
+        panel.locator("select").select_option(label=f"lua: {VARIANTS['lua'][2]}")
+        page.wait_for_timeout(500)
+        play("WRWRRRRRRR")
+        banner.get_by_text("every invariant holds").wait_for(timeout=20_000)
+    finally:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "03-be-the-scheduler.png"))
         page.evaluate("() => window.jupyterapp.shell.currentWidget?.sessionContext?.shutdown()")
         context.close()
