@@ -1,31 +1,19 @@
 """An ipywidgets panel that re-runs the rule-4 heartbeat demo with your settings.
 
 ``heartbeat_panel()`` returns the panel; display it as a cell's last
-expression. Each run starts real worker processes from a background thread
-with its own event loop, so the notebook stays responsive and the progress bar
-moves. All measuring is done by :mod:`labkit.heartbeat_demo`.
+expression. Each run starts real worker processes; all measuring is done by
+:mod:`labkit.heartbeat_demo`, the frame by :mod:`labkit.demo_panel`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
-import threading
 from typing import Any
 
+from .demo_panel import Progress, demo_panel
 from .heartbeat_demo import compare_modes, run_heartbeat_demo
 from .worker import PRESETS
 
 COMPARE_ALL = "compare all modes"
-
-
-def _png(fig: Any) -> bytes:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
 
 
 def heartbeat_panel() -> Any:
@@ -36,40 +24,11 @@ def heartbeat_panel() -> Any:
     ttl = w.FloatSlider(value=0.5, min=0.2, max=2.0, step=0.1, description="TTL (s)", continuous_update=False)
     slow = w.FloatSlider(value=1.2, min=0.1, max=3.0, step=0.1, description="slow call (s)",
                          continuous_update=False)
-    run = w.Button(description="Run", button_style="primary", icon="play")
-    bar = w.FloatProgress(value=0.0, min=0.0, max=1.0, description="idle")
-    status = w.HTML()
-    picture = w.Image(format="png", layout=w.Layout(max_width="100%"))
 
-    def progress(fraction: float, message: str) -> None:
-        bar.value, bar.description, status.value = min(1.0, fraction), "running", message
+    async def run(progress: Progress) -> Any:
+        options = {"ttl_s": ttl.value, "slow_latency_s": slow.value, "progress": progress}
+        if mode.value == COMPARE_ALL:
+            return await compare_modes(**options)
+        return await run_heartbeat_demo(mode.value, **options)
 
-    def work_in_thread(settings: dict[str, Any]) -> None:
-        try:
-            options = {"ttl_s": settings["ttl"], "slow_latency_s": settings["slow"], "progress": progress}
-            if settings["mode"] == COMPARE_ALL:
-                result: Any = asyncio.run(compare_modes(**options))
-            else:
-                result = asyncio.run(run_heartbeat_demo(settings["mode"], **options))
-            status.value = "drawing..."
-            picture.value = _png(result.plot())
-            status.value = str(result).replace("\n", "<br>")
-            bar.value, bar.description = 1.0, "done"
-        except Exception as exc:  # shown in the panel: a widget callback has nowhere else to report
-            status.value = f"<b>Run failed:</b> {type(exc).__name__}: {exc}"
-            bar.description = "failed"
-        finally:
-            run.disabled = False
-
-    def on_run(_: Any) -> None:
-        run.disabled = True
-        bar.value, bar.description = 0.0, "starting"
-        settings = {"mode": mode.value, "ttl": ttl.value, "slow": slow.value}
-        threading.Thread(target=work_in_thread, args=(settings,), name="labkit-heartbeat-panel", daemon=True).start()
-
-    run.on_click(on_run)
-    panel = w.VBox([w.HBox([mode, run]), w.HBox([ttl, slow]), w.HBox([bar, status]), picture])
-    panel.add_class("labkit-demo")  # the browser tests find demo panels and their Run buttons by class
-    run.add_class("labkit-rerun")
-    panel.run_button = run  # for tests and for driving the panel from code
-    return panel
+    return demo_panel([[mode], [ttl, slow]], run, describe=lambda r: str(r).replace("\n", "<br>"), name="heartbeat")

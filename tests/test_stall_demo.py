@@ -115,3 +115,20 @@ def test_panel_reruns_the_demo_with_progress() -> None:
     assert not panel.run_button.disabled
     assert bar.description == "done", panel.children[2].children[1].value
     assert picture.value[:4] == b"\x89PNG"
+
+
+def test_demo_panel_reports_a_failed_run_in_the_panel() -> None:
+    from labkit.demo_panel import demo_panel
+
+    async def broken(progress):
+        progress(0.5, "half way")
+        raise ValueError("the demo broke")
+
+    panel = demo_panel([[]], broken, name="broken")
+    panel.run_button.click()
+    deadline = time.monotonic() + 10
+    while panel.run_button.disabled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    bar, status = panel.children[1].children
+    assert bar.description == "failed" and "ValueError: the demo broke" in status.value
+    assert "labkit-demo" in panel._dom_classes and "labkit-rerun" in panel.run_button._dom_classes
