@@ -51,6 +51,13 @@ class NotYet(Exception):
     """Raised by a checker: the answer is wrong; the message is the hint."""
 
 
+def reject_call_result(answer: Any, usage: str) -> None:
+    """``check(..., f())`` instead of ``check(..., f)``: say so, and close the stray coroutine."""
+    if inspect.iscoroutine(answer):
+        answer.close()  # never awaited on purpose: do not let Python warn about it later
+        raise NotYet(f"You passed the result of a call. Pass the function itself: {usage} (no parentheses).")
+
+
 def require_function(answer: Any, usage: str, *, is_async: bool | None, why: str = "", what: str = "") -> None:
     """The first gate of every checker: the learner passed their function itself
     (not a call's result, not its name), async or sync as its callers need.
@@ -58,9 +65,7 @@ def require_function(answer: Any, usage: str, *, is_async: bool | None, why: str
     ``usage`` shows the right call, e.g. ``check('00.fetch-all', fetch_all)``;
     ``why`` is the hint when the function has the wrong colour.
     """
-    if inspect.iscoroutine(answer):
-        answer.close()  # never awaited on purpose: do not let Python warn about it later
-        raise NotYet(f"You passed the result of calling your function. Pass the function itself: {usage} (no parentheses).")
+    reject_call_result(answer, usage)
     if not callable(answer):
         kind = f"{what} function" if what else "function"
         raise NotYet(f"Pass your {kind} itself: {usage}, not {type(answer).__name__}.")

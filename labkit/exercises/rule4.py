@@ -19,7 +19,7 @@ import inspect
 from typing import Any
 
 from .. import llm
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, reject_call_result
 from ..errors import LabError
 from ..heartbeat_demo import HeartbeatRun, run_heartbeat_demo
 from ..learner_code import LearnerModule
@@ -28,12 +28,6 @@ from ..worker import SYSTEM_MSG, history_for
 TTL_S = 0.5
 SLOW_S = 1.0
 LATENCY_S = 0.1
-
-
-def _reject_call(answer: Any, name: str) -> None:
-    if inspect.iscoroutine(answer):
-        answer.close()
-        raise NotYet(f"You passed {name}(...), a call. Pass the function itself: labkit.check(..., {name}).")
 
 
 def _log_hint(run: HeartbeatRun) -> str:
@@ -96,7 +90,7 @@ def _check_replies(run: HeartbeatRun) -> None:
 @exercise("04.offload-handler", title="Keep the heartbeat alive during a slow model call", time_limit=30)
 async def check_offload_handler(handle: Any) -> str:
     """Real workers with an on-loop heartbeat call ``handle``: nobody may be declared dead."""
-    _reject_call(handle, "handle")
+    reject_call_result(handle, "labkit.check(..., handle)")
     if callable(handle) and not isinstance(handle, str) and not inspect.iscoroutinefunction(handle):
         raise NotYet("handle must be an `async def`: the worker awaits it on its event loop, next to the heartbeat.")
     run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
@@ -111,7 +105,7 @@ async def check_offload_handler(handle: Any) -> str:
 @exercise("04.heartbeat-thread", title="Move the heartbeat to its own thread", time_limit=30)
 async def check_heartbeat_thread(start_heartbeat: Any) -> str:
     """Real workers whose model call blocks the loop, beating with the learner's heartbeat."""
-    _reject_call(start_heartbeat, "start_heartbeat")
+    reject_call_result(start_heartbeat, "labkit.check(..., start_heartbeat)")
     if callable(start_heartbeat) and inspect.iscoroutinefunction(start_heartbeat):
         raise NotYet("start_heartbeat should be a plain `def`: it starts the beating and returns at once. "
                      "An async def runs on the worker's loop, which the blocking call holds.")

@@ -20,18 +20,12 @@ import inspect
 import signal
 from typing import Any
 
-from ..checks import NotYet, exercise
+from ..checks import NotYet, exercise, reject_call_result
 from ..learner_code import LearnerModule
 from ..shutdown_demo import ShutdownRun, run_shutdown_demo
 from ..store import DONE, QUEUED, RUNNING
 
 EXIT_TIMEOUT_S = 6.0
-
-
-def _reject_call(answer: Any, name: str) -> None:
-    if inspect.iscoroutine(answer):
-        answer.close()
-        raise NotYet(f"You passed {name}(...), a call. Pass the function itself: labkit.check(..., {name}).")
 
 
 def _last_line(log: str) -> str:
@@ -82,7 +76,7 @@ def _after_drain(run: ShutdownRun) -> None:
 @exercise("05.stop-handlers", title="SIGTERM and SIGINT set a stop event", time_limit=40)
 async def check_stop_handlers(install_stop_handlers: Any) -> str:
     """A real worker installs the learner's handlers; SIGTERM and SIGINT must each stop it cleanly."""
-    _reject_call(install_stop_handlers, "install_stop_handlers")
+    reject_call_result(install_stop_handlers, "labkit.check(..., install_stop_handlers)")
     if callable(install_stop_handlers) and inspect.iscoroutinefunction(install_stop_handlers):
         raise NotYet("install_stop_handlers should be a plain `def`: it only registers handlers and returns.")
     base = ["--on-signal", "none", "--mode", "offload", "--latency", "0.6", "--grace", "2"]
@@ -100,7 +94,7 @@ async def check_stop_handlers(install_stop_handlers: Any) -> str:
 @exercise("05.graceful-worker", title="A worker that shuts down without losing work", time_limit=45)
 async def check_graceful_worker(run_worker: Any) -> str:
     """The learner's main loop, signalled during a short task and during one that will not finish in time."""
-    _reject_call(run_worker, "run_worker")
+    reject_call_result(run_worker, "labkit.check(..., run_worker)")
     if callable(run_worker) and not inspect.iscoroutinefunction(run_worker):
         raise NotYet("run_worker must be an `async def`: the worker process awaits it on its event loop.")
     grace = 0.5
