@@ -3,6 +3,7 @@
 Notebooks hold the story; this package holds the code, so pytest can test all of it.
 """
 
+from .chaos import ChaosResult, fault_schedule, run_chaos
 from .checks import CheckResult, NotYet, check, exercise
 from .doctor import run_doctor
 from .errors import CheckFailed, LabError, RedisBinaryNotFound, RedisStartError, RedisUnreachable
@@ -21,6 +22,7 @@ from .stepping import step
 from .store import Store
 
 __all__ = [
+    "ChaosResult",
     "CheckFailed",
     "CheckResult",
     "Explorer",
@@ -41,11 +43,13 @@ __all__ = [
     "compare_shutdowns",
     "compare_stalls",
     "exercise",
+    "fault_schedule",
     "incident",
     "recovery_loop",
     "redis_target",
     "review_paths",
     "review_source",
+    "run_chaos",
     "run_doctor",
     "run_heartbeat_demo",
     "run_shutdown_demo",

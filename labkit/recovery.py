@@ -22,6 +22,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from .execlog import record
 from .lab_redis import RedisTarget
 from .store import Claim, Store, check_id
@@ -145,6 +148,7 @@ class Verdict:
 class RecoveryStats:
     scans: int = 0
     verdicts: list[Verdict] = field(default_factory=list)
+    unreachable: int = 0  # scans skipped because the server was away (e.g. restarting)
 
 
 def check_timing(ttl_s: float, scan_s: float) -> None:
@@ -189,7 +193,12 @@ async def recovery_loop(
     store = Store(client, target)
     try:
         while not stop.is_set():
-            for verdict in await scan_once(store, ttl_s, me):
+            try:
+                verdicts = await scan_once(store, ttl_s, me)
+            except (RedisConnectionError, RedisTimeoutError):
+                stats.unreachable += 1  # the server is restarting: try again at the next scan
+                verdicts = []
+            for verdict in verdicts:
                 stats.verdicts.append(verdict)
                 if on_verdict is not None:
                     on_verdict(verdict)

@@ -41,6 +41,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from . import llm
 from .completion import Outcome, complete_fenced
 from .execlog import record
@@ -312,6 +315,21 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+async def _start_when_redis_answers(worker: Worker, patience_s: float = 10.0) -> None:
+    """Registering is idempotent, so a worker started while Redis restarts just tries again."""
+    deadline = time.monotonic() + patience_s
+    delay = 0.05
+    while True:
+        try:
+            await worker.start()
+            return
+        except (RedisConnectionError, RedisTimeoutError):
+            if time.monotonic() + delay > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 async def amain(config: WorkerConfig) -> int:
     worker = Worker(config)
     main: Callable[[Worker], Awaitable[None]] = load(config.main) if config.main else Worker.run
@@ -319,7 +337,7 @@ async def amain(config: WorkerConfig) -> int:
         worker.install_signal_handlers()
     elif config.install:
         load(config.install)(asyncio.get_running_loop(), worker.stop)
-    await worker.start()
+    await _start_when_redis_answers(worker)
     try:
         await main(worker)
     finally:

@@ -61,6 +61,13 @@ def test_shutdown_demo_only_the_dying_worker_is_lossy() -> None:
     assert len(clean) == 5 and all("exit code 0" in line for line in clean)
 
 
+def test_chaos_demo_holds_every_invariant() -> None:
+    result = _demo("chaos")
+    assert result.returncode == 0, result.stderr
+    assert "every invariant held" in result.stdout and "tasks DONE: 30/30" in result.stdout
+    assert "DONE -> FAIL: 0; lost tasks: 0" in result.stdout
+
+
 def test_listing_and_unknown_demo() -> None:
     listing = _demo()
     assert listing.returncode == 0 and "stall" in listing.stdout and "race" in listing.stdout

@@ -1,0 +1,233 @@
+"""Capstone checks: the broken originals and plausible wrong fixes are rejected; right answers in several styles pass."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labkit import checks
+from labkit.capstone import BROKEN_EXECUTOR, PIECES, assemble, review_broken
+from labkit.reconcilers import reconcile_epoch, reconcile_lua, reconcile_recheck
+from worker_procs import live_worker_children
+
+
+@pytest.fixture(autouse=True)
+def _plain_mode(monkeypatch):
+    monkeypatch.delenv(checks.MODE_ENV, raising=False)
+    yield
+    assert live_worker_children() == []
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory):
+    """The broken service as an importable module, so its functions have source."""
+    path = tmp_path_factory.mktemp("capstone") / "taskexec_broken.py"
+    path.write_text(BROKEN_EXECUTOR)
+    spec = importlib.util.spec_from_file_location("taskexec_broken", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["taskexec_broken"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _module(tmp_path: Path, name: str, source: str):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def _check(exercise: str, answer) -> checks.CheckResult:
+    return await checks.check(exercise, answer)
+
+
+def test_reviewer_flags_every_rule_on_the_broken_service() -> None:
+    assert set(review_broken().rules()) == {"R1", "R2", "R3", "R4", "R5"}
+
+
+@pytest.mark.parametrize("name", list(PIECES))
+async def test_broken_originals_are_rejected_with_the_rule(broken, name: str) -> None:
+    result = await _check(PIECES[name].exercise, getattr(broken, name))
+    assert not result.passed
+    assert "The reviewer still finds R" in result.message
+
+
+async def test_find_accepts_the_map_and_rejects_a_wrong_one() -> None:
+    right = {"R1": ["handle", "start_heartbeat"], "R2": "record_audit", "R3": ["reconcile"],
+             "R4": "start_heartbeat", "R5": ["run_worker", "start_heartbeat"]}
+    assert (await _check("06.find", right)).passed
+    wrong = {**right, "R4": ["handle"]}
+    result = await _check("06.find", wrong)
+    assert not result.passed and "R4 is not broken in handle" in result.message
+    short = {**right, "R5": ["run_worker"]}
+    assert "you named 1" in (await _check("06.find", short)).message
+
+
+async def test_handle_styles(tmp_path) -> None:
+    m = _module(tmp_path, "cap_handle", """
+        import asyncio
+        from labkit import llm
+
+        async def offloaded(system_msg, history, conf):
+            return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+        async def async_client(system_msg, history, conf):
+            return await llm.achat(system_msg, history, conf)
+
+        async def premature(system_msg, history, conf):
+            return await asyncio.to_thread(llm.chat(system_msg, history, conf))
+    """)
+    assert (await _check("06.handle", m.offloaded)).passed
+    assert (await _check("06.handle", m.async_client)).passed
+    result = await _check("06.handle", m.premature)
+    assert not result.passed and "R1" in result.message
+
+
+async def test_audit(tmp_path) -> None:
+    m = _module(tmp_path, "cap_audit", """
+        def record_audit(log, event):
+            log.append(event)
+
+        def record_audit_upper(log, event):
+            log.append(event.upper())
+    """)
+    assert (await _check("06.audit", m.record_audit)).passed
+    assert "should be ['login'" in (await _check("06.audit", m.record_audit_upper)).message
+
+
+@pytest.mark.parametrize("answer", [reconcile_lua, reconcile_epoch])
+async def test_reconcile_styles_pass(answer) -> None:
+    assert (await _check("06.reconcile", answer)).passed
+
+
+async def test_reconcile_recheck_is_rejected() -> None:
+    result = await _check("06.reconcile", reconcile_recheck)
+    assert not result.passed and ("R3" in result.message or "DONE" in result.message)
+
+
+async def test_heartbeat_styles(tmp_path) -> None:
+    m = _module(tmp_path, "cap_hb", """
+        import threading
+
+        def with_event(beat, interval_s):
+            stop = threading.Event()
+
+            def run():
+                while not stop.wait(interval_s):
+                    beat()
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+
+            def stop_it():
+                stop.set()
+                thread.join()
+
+            return stop_it
+
+        def with_timer(beat, interval_s):
+            state = {"on": True, "timer": None}
+
+            def tick():
+                if state["on"]:
+                    beat()
+                    state["timer"] = threading.Timer(interval_s, tick)
+                    state["timer"].start()
+
+            tick()
+
+            def stop_it():
+                state["on"] = False
+                if state["timer"] is not None:
+                    state["timer"].cancel()
+
+            return stop_it
+
+        def never_stops(beat, interval_s):
+            stop = threading.Event()
+
+            def run():
+                while not stop.wait(interval_s):
+                    beat()
+
+            threading.Thread(target=run, daemon=True).start()
+            return lambda: None
+
+        def on_the_loop(beat, interval_s):
+            import asyncio
+            stop = asyncio.Event()
+
+            async def run():
+                while not stop.is_set():
+                    beat()
+                    try:
+                        await asyncio.wait_for(stop.wait(), interval_s)
+                    except asyncio.TimeoutError:
+                        pass
+
+            asyncio.get_running_loop().create_task(run())
+            return stop.set
+    """)
+    assert (await _check("06.heartbeat", m.with_event)).passed
+    assert (await _check("06.heartbeat", m.with_timer)).passed
+    assert "after its stop function" in (await _check("06.heartbeat", m.never_stops)).message
+    assert "runs on that loop" in (await _check("06.heartbeat", m.on_the_loop)).message
+
+
+async def test_shutdown_passes_and_a_stopless_fix_fails(tmp_path) -> None:
+    m = _module(tmp_path, "cap_worker", """
+        import asyncio
+        import signal
+
+        async def graceful(worker):
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, worker.stop.set)
+            while not worker.stop.is_set():
+                claim = await worker.claim()
+                if claim is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                job = asyncio.create_task(worker.execute(claim))
+                stopping = asyncio.create_task(worker.stop.wait())
+                await asyncio.wait({job, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                stopping.cancel()
+                if not job.done():
+                    await asyncio.wait({job}, timeout=worker.grace_s)
+                if not job.done():
+                    await worker.release(claim)
+                    job.cancel()
+
+        async def handlers_only_sigterm(worker):
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, worker.stop.set)
+            while not worker.stop.is_set():
+                claim = await worker.claim()
+                if claim is None:
+                    await asyncio.sleep(0.05)
+                    continue
+                await worker.execute(claim)
+    """)
+    assert (await _check("06.shutdown", m.graceful)).passed
+    assert not (await _check("06.shutdown", m.handlers_only_sigterm)).passed
+
+
+async def test_clean_needs_every_piece(broken) -> None:
+    result = await _check("06.clean", {"handle": broken.handle})
+    assert not result.passed and "Missing pieces" in result.message
+    result = await _check("06.clean", {name: getattr(broken, name) for name in PIECES})
+    assert not result.passed and "finding" in result.message
+
+
+def test_assemble_keeps_the_rest_of_the_service() -> None:
+    text = assemble({"record_audit": "def record_audit(log, event):\n    log.append(event)\n"})
+    assert "async def record_audit" not in text and "def on_task_done" in text and "async def main" in text
+
+

@@ -1,0 +1,61 @@
+"""The chaos run: real workers, kill -9, SIGTERM and a Redis restart; the invariants hold every time."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from labkit.chaos import Fault, fault_schedule, run_chaos
+from worker_procs import live_worker_children
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_survives():
+    yield
+    assert live_worker_children() == [], "a worker process outlived its test"
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+async def test_invariants_hold_under_chaos(seed: int) -> None:
+    result = await run_chaos(seed)
+    assert result.ok, str(result)
+    assert (result.kills, result.sigterms, result.redis_restarts) == (3, 2, 1)
+    assert result.tasks_done == result.effective_completions == 30
+    assert result.done_to_fail == 0 and result.lost == []
+    assert all(code == 0 for code in result.sigterm_exit_codes.values()), result.sigterm_exit_codes
+    assert result.dead_verdicts >= result.kills  # every killed worker was noticed
+    assert _gone(result.server_pid), "the chaos run left its Redis server running"
+    assert result.plot() is not None
+
+
+def test_same_seed_same_faults() -> None:
+    assert fault_schedule(5) == fault_schedule(5)
+    assert fault_schedule(5) != fault_schedule(6)
+    faults = fault_schedule(5, workers=4, tasks=40, kills=2, sigterms=3, redis_restarts=1)
+    assert sorted(f.kind for f in faults) == ["kill", "kill", "redis-restart", "sigterm", "sigterm", "sigterm"]
+    assert all(isinstance(f, Fault) and 1 <= f.after_done <= 40 for f in faults)
+    assert all(0 <= f.slot < 4 for f in faults if f.kind != "redis-restart")
+    assert [f.after_done for f in faults] == sorted(f.after_done for f in faults)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"workers": 0}, "workers must be an int from 1"),
+    ({"tasks": -3}, "tasks must be an int from 1"),
+    ({"kills": -1}, "kills must be"),
+    ({"seed": "x"}, "seed must be"),
+    ({"latency_s": 0}, "latency_s"),
+    ({"timeout_s": -1}, "timeout_s"),
+])
+async def test_bad_input_is_a_clear_error(kwargs, message: str) -> None:
+    seed = kwargs.pop("seed", 1)
+    with pytest.raises(ValueError, match=message):
+        await run_chaos(seed, **kwargs)
