@@ -107,10 +107,6 @@ return n
 """
 
 
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
 def _decode_snapshot(raw: Sequence[Any], prefix: str) -> Snapshot:
     state: Snapshot = {}
     for key, kind, value in raw:
@@ -624,14 +620,14 @@ class Explorer:
         return stepped, self.target.async_client()
 
     async def _reset(self, admin: aredis.Redis) -> None:
-        await admin.eval(_RESET, 0, _glob_escape(self.target.prefix) + "*")
+        await admin.eval(_RESET, 0, self.target.pattern)
 
     async def _setup(self, admin: aredis.Redis) -> None:
         if self.setup is not None:
             await self.setup(admin)
 
     async def _snapshot(self, admin: aredis.Redis) -> Snapshot:
-        raw = await admin.eval(_SNAPSHOT, 0, _glob_escape(self.target.prefix) + "*")
+        raw = await admin.eval(_SNAPSHOT, 0, self.target.pattern)
         return _decode_snapshot(raw, self.target.prefix)
 
     def _judge(self, run: RunResult, stopped: Optional[tuple[str, str]]) -> None:

@@ -64,9 +64,14 @@ class RedisTarget:
         """Environment for a subprocess (a worker) to reach the same server and prefix."""
         return {URL_ENV: self.url, PREFIX_ENV: self.prefix}
 
+    @property
+    def pattern(self) -> str:
+        """The SCAN/KEYS glob for exactly this session's keys (glob characters in the prefix escaped)."""
+        return "".join("\\" + c if c in "*?[]\\" else c for c in self.prefix) + "*"
+
     def own_keys(self) -> list[str]:
         with self.sync_client() as client:
-            return sorted(client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500))
+            return sorted(client.scan_iter(match=self.pattern, count=500))
 
     def cleanup(self) -> int:
         """Delete this session's keys (and only those); returns how many."""
@@ -76,10 +81,6 @@ class RedisTarget:
                 for start in range(0, len(keys), 500):
                     client.unlink(*keys[start : start + 500])
         return len(keys)
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _default_prefix() -> str:
