@@ -67,10 +67,10 @@ class LoopHeartbeat:
 
     async def _run(self) -> None:
         if self.sync:
-            with self.target.sync_client() as client:  # the wrong fix: every beat blocks the loop
+            with self.target.sync_client(patient=True) as client:  # the wrong fix: every beat blocks the loop
                 await self._beat_until_stopped(lambda: beat_sync(client, self.target, self.worker, self.ttl_ms))
         else:
-            aclient = self.target.async_client()
+            aclient = self.target.async_client(patient=True)
             try:
                 await self._beat_until_stopped(lambda: beat_async(aclient, self.target, self.worker, self.ttl_ms))
             finally:
@@ -104,7 +104,7 @@ class ThreadHeartbeat:
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{worker}", daemon=True)
 
     def _run(self) -> None:
-        with self.target.sync_client() as client:
+        with self.target.sync_client(patient=True) as client:
             while not self._stop.is_set():
                 beat_sync(client, self.target, self.worker, self.ttl_ms)
                 self._stop.wait(self.interval_s)
@@ -124,7 +124,7 @@ class CustomHeartbeat:
                  starter: Callable[[Callable[[], None], float], Callable[[], Any]]) -> None:
         self.target, self.worker, self.ttl_ms, self.interval_s = target, worker, ttl_ms_of(ttl_s), interval_s
         self.starter = starter
-        self._client = target.sync_client()
+        self._client = target.sync_client(patient=True)
         self._stopper: Callable[[], Any] | None = None
 
     def beat(self) -> None:

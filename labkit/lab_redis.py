@@ -18,12 +18,16 @@ from dataclasses import dataclass
 
 import redis
 import redis.asyncio as aredis
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry as SyncRetry
 
 from .errors import RedisUnreachable
 from .redis_server import EmbeddedRedis, shared_server
 
 URL_ENV = "REDIS_URL"
 PREFIX_ENV = "LABKIT_PREFIX"
+PATIENT_RETRIES = 40  # with a 0.5 s backoff cap: about 15 s of retrying
 
 
 @dataclass(frozen=True)
@@ -44,14 +48,25 @@ class RedisTarget:
             raise ValueError("key() needs at least one part, e.g. key('doc', 7)")
         return self.prefix + ":".join(str(p) for p in parts)
 
-    def async_client(self, **kwargs: object) -> aredis.Redis:
-        """A ``redis.asyncio`` client; the lab's default, it never blocks the loop."""
+    def async_client(self, *, patient: bool = False, **kwargs: object) -> aredis.Redis:
+        """A ``redis.asyncio`` client; the lab's default, it never blocks the loop.
+
+        ``patient=True`` is for long-running services (workers, heartbeats): a
+        command that cannot reach the server is retried with backoff for about
+        15 s, so a Redis restart is ridden out instead of crashing the process.
+        """
         kwargs.setdefault("decode_responses", True)
+        if patient:
+            kwargs.setdefault("retry", AsyncRetry(ExponentialBackoff(cap=0.5, base=0.02), PATIENT_RETRIES))
+            kwargs.setdefault("retry_on_error", [redis.ConnectionError, redis.TimeoutError])
         return aredis.Redis.from_url(self.url, **kwargs)
 
-    def sync_client(self, **kwargs: object) -> redis.Redis:
-        """A blocking client, for sync code and for demos of what blocking costs."""
+    def sync_client(self, *, patient: bool = False, **kwargs: object) -> redis.Redis:
+        """A blocking client, for sync code and for demos of what blocking costs (``patient`` as above)."""
         kwargs.setdefault("decode_responses", True)
+        if patient:
+            kwargs.setdefault("retry", SyncRetry(ExponentialBackoff(cap=0.5, base=0.02), PATIENT_RETRIES))
+            kwargs.setdefault("retry_on_error", [redis.ConnectionError, redis.TimeoutError])
         return redis.Redis.from_url(self.url, **kwargs)
 
     def child(self, name: str) -> "RedisTarget":

@@ -41,9 +41,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
 from . import llm
 from .completion import Outcome, complete_fenced
 from .execlog import record
@@ -163,7 +160,7 @@ class Worker:
     def __post_init__(self) -> None:
         self.id = self.config.id
         self.target = redis_target()
-        self.client = self.target.async_client()
+        self.client = self.target.async_client(patient=True)  # rides out a Redis restart
         self.store = Store(self.client, self.target)
         self.grace_s = self.config.grace_s
         self._heartbeat: Heartbeat | None = None
@@ -315,21 +312,6 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-async def _start_when_redis_answers(worker: Worker, patience_s: float = 10.0) -> None:
-    """Registering is idempotent, so a worker started while Redis restarts just tries again."""
-    deadline = time.monotonic() + patience_s
-    delay = 0.05
-    while True:
-        try:
-            await worker.start()
-            return
-        except (RedisConnectionError, RedisTimeoutError):
-            if time.monotonic() + delay > deadline:
-                raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 1.0)
-
-
 async def amain(config: WorkerConfig) -> int:
     worker = Worker(config)
     main: Callable[[Worker], Awaitable[None]] = load(config.main) if config.main else Worker.run
@@ -337,7 +319,7 @@ async def amain(config: WorkerConfig) -> int:
         worker.install_signal_handlers()
     elif config.install:
         load(config.install)(asyncio.get_running_loop(), worker.stop)
-    await _start_when_redis_answers(worker)
+    await worker.start()
     try:
         await main(worker)
     finally:

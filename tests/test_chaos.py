@@ -31,6 +31,7 @@ async def test_invariants_hold_under_chaos(seed: int) -> None:
     assert (result.kills, result.sigterms, result.redis_restarts) == (3, 2, 1)
     assert result.tasks_done == result.effective_completions == 30
     assert result.done_to_fail == 0 and result.lost == []
+    assert result.crashed == [], f"workers died on their own (a Redis restart should be ridden out): {result.crash_logs}"
     assert all(code == 0 for code in result.sigterm_exit_codes.values()), result.sigterm_exit_codes
     assert result.dead_verdicts >= result.kills  # every killed worker was noticed
     assert _gone(result.server_pid), "the chaos run left its Redis server running"

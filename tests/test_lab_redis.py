@@ -99,3 +99,41 @@ def test_bad_key_and_prefix_input(lab) -> None:
         lab.key()
     with pytest.raises(ValueError, match="non-empty word"):
         lab.child("has space")
+
+
+async def test_patient_client_rides_out_a_restart_and_a_plain_one_does_not() -> None:
+    import asyncio
+
+    import redis as redis_errors
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    server = EmbeddedRedis.start(extra_args=("--appendonly", "yes", "--appendfsync", "always"))
+    target = RedisTarget(server.url, "p:", server)
+    patient = target.async_client(patient=True)
+    plain = target.async_client(retry=Retry(NoBackoff(), 0))  # redis-py's own default retries a little
+    try:
+        await patient.set("p:k", "v")
+        restarting = asyncio.create_task(asyncio.to_thread(server.restart))
+        plain_errors = 0
+
+        async def patient_reads() -> None:
+            while not restarting.done():
+                assert await patient.get("p:k") == "v"  # never raises: retried until the server is back
+                await asyncio.sleep(0.002)
+
+        async def plain_reads() -> None:
+            nonlocal plain_errors
+            while not restarting.done():
+                try:
+                    await plain.get("p:k")
+                except redis_errors.ConnectionError:
+                    plain_errors += 1
+                await asyncio.sleep(0.002)
+
+        await asyncio.gather(patient_reads(), plain_reads(), restarting)
+        assert plain_errors > 0, "the restart window was never hit; the test proved nothing"
+    finally:
+        await patient.aclose()
+        await plain.aclose()
+        server.stop()
