@@ -25,7 +25,7 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -36,12 +36,12 @@ from .lab_redis import RedisTarget
 from .procs import ProcessGroup, WorkerProcess
 from .recovery import recovery_loop
 from .redis_server import EmbeddedRedis
+from .reporting import Progress
 from .store import DONE, Store, task_id
 
 AOF_ARGS = ("--appendonly", "yes", "--appendfsync", "always")
 KINDS = ("kill", "sigterm", "redis-restart")
 TASKS_PER_DOC = 5
-Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True)

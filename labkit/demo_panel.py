@@ -14,7 +14,7 @@ import io
 import threading
 from typing import Any, Awaitable, Callable, Sequence
 
-Progress = Callable[[float, str], None]
+from .reporting import Progress
 
 
 def figure_png(fig: Any) -> bytes:

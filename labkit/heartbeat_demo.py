@@ -18,17 +18,16 @@ import signal
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from . import execlog
 from .execlog import Event
 from .lab_redis import RedisTarget, redis_target
 from .procs import ProcessGroup
 from .recovery import Verdict, check_timing, recovery_loop
+from .reporting import Progress
 from .store import DONE, Store
 from .worker import BROKEN_MODES, PRESETS
-
-Progress = Callable[[float, str], None]
 
 
 @dataclass

@@ -29,6 +29,7 @@ from .execlog import Event
 from .lab_redis import RedisTarget, redis_target
 from .procs import ProcessGroup
 from .recovery import recovery_loop
+from .reporting import Progress
 from .store import DONE, RUNNING, Store, task_id
 
 TTL_S = 0.5
@@ -43,7 +44,6 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "blocked-sync": {"args": ["--mode", "thread", "--latency", "2", "--grace", "0.5"], "signals": [(0.2, "SIGTERM")]},
 }
 
-Progress = Callable[[float, str], None]
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 from . import llm
 from .cpu_pool import shared_process_pool, warm_up
 from .loop_monitor import DEFAULT_INTERVAL, LoopMonitor, MonitorResult
+from .reporting import Progress
 
 STRATEGIES = ("blocking", "to_thread", "async_client", "process_pool")
 WORKS = ("io", "cpu")
@@ -34,7 +35,6 @@ SYSTEM_MSG = "You summarise documents for an ingestion service."
 MAX_CALL_S = 5.0
 MAX_REQUESTS = 16
 
-Progress = Callable[[float, str], None]
 
 __all__ = ["run_stall", "compare", "StallRun", "StallComparison", "HeartbeatTrace", "STRATEGIES", "WORKS"]
 
