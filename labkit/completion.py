@@ -104,6 +104,3 @@ async def complete_watch(store: Store, task_id: str, epoch: int, max_tries: int 
             except WatchError:
                 continue
     raise RuntimeError(f"complete_watch gave up on {task_id} after {max_tries} WatchErrors")
-
-
-WORKERS = {"naive": complete_naive, "fenced": complete_fenced, "watch": complete_watch}

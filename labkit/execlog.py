@@ -37,11 +37,6 @@ def make_event(kind: str, worker: str, **fields: Any) -> str:
     return json.dumps({"kind": kind, "worker": worker, "t": fields.pop("t", time.time()), **fields})
 
 
-def record_sync(client: Any, target: RedisTarget, kind: str, worker: str, **fields: Any) -> None:
-    """Append an event with a blocking client (heartbeat threads, drivers)."""
-    client.rpush(events_key(target), make_event(kind, worker, **fields))
-
-
 async def record(client: Any, target: RedisTarget, kind: str, worker: str, **fields: Any) -> None:
     """Append an event with a ``redis.asyncio`` client."""
     await client.rpush(events_key(target), make_event(kind, worker, **fields))
@@ -64,11 +59,6 @@ def parse(lines: Iterable[str]) -> list[Event]:
         raw = json.loads(line)
         out.append(Event(raw.pop("kind"), raw.pop("worker"), float(raw.pop("t")), raw))
     return sorted(out, key=lambda e: e.t)
-
-
-def read_sync(target: RedisTarget) -> list[Event]:
-    with target.sync_client() as client:
-        return parse(client.lrange(events_key(target), 0, -1))
 
 
 async def read(client: Any, target: RedisTarget) -> list[Event]:

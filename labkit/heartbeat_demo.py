@@ -27,7 +27,7 @@ from .procs import ProcessGroup
 from .recovery import Verdict, check_timing, recovery_loop
 from .reporting import Progress
 from .store import DONE, Store
-from .worker import BROKEN_MODES, PRESETS
+from .worker import PRESETS
 
 
 @dataclass
@@ -162,7 +162,3 @@ async def compare_modes(
                 progress((i + f) / len(modes), m)
         runs.append(await run_heartbeat_demo(mode, progress=scaled, **kwargs))
     return HeartbeatComparison(runs)
-
-
-def is_broken(mode: str) -> bool:
-    return mode in BROKEN_MODES

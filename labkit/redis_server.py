@@ -278,12 +278,3 @@ def shared_server() -> EmbeddedRedis:
         if _shared is None or not _shared.running:
             _shared = EmbeddedRedis.start()
         return _shared
-
-
-def stop_shared_server() -> None:
-    """Stop this process's server now (it also stops at exit)."""
-    global _shared
-    with _lock:
-        if _shared is not None:
-            _shared.stop()
-            _shared = None

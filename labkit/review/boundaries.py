@@ -28,20 +28,6 @@ KNOWN_COROUTINES = {
     "asyncio.create_subprocess_exec",
     "asyncio.create_subprocess_shell",
 }
-BRIDGE_NAMES = {
-    "asyncio.run",
-    "asyncio.run_coroutine_threadsafe",
-    "asyncio.ensure_future",
-    "asyncio.create_task",
-    "asyncio.gather",
-    "asyncio.wait",
-    "asyncio.wait_for",
-    "asyncio.shield",
-    "asyncio.as_completed",
-    "anyio.run",
-    "trio.run",
-}
-BRIDGE_ATTRS = {"run_until_complete", "create_task", "run_coroutine_threadsafe", "ensure_future", "start_soon", "spawn"}
 # API -> which positional argument (or keyword) is called synchronously.
 SYNC_CALLBACK_APIS: dict[str, tuple[int, str | None]] = {
     "signal.signal": (1, "handler"),
@@ -146,10 +132,6 @@ class AsyncIndex:
                 made_by = last_name(node.value.func)
                 return made_by is not None and made_by[:1].isupper() and made_by not in ours
         return False
-
-
-def _is_bridge_call(call: ast.Call, mod: ModuleInfo) -> bool:
-    return (mod.resolve(call.func) or "") in BRIDGE_NAMES or last_name(call.func) in BRIDGE_ATTRS
 
 
 def _passed_along(call: ast.Call, mod: ModuleInfo, scope: Scope) -> bool:

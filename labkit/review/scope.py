@@ -168,9 +168,6 @@ class ModuleInfo:
             current = self.parents.get(current)
         return self.module_scope
 
-    def enclosing_class(self, node: ast.AST) -> str | None:
-        return self.scope_of(node).class_name
-
     def is_awaited(self, node: ast.AST) -> bool:
         return isinstance(self.parents.get(node), ast.Await)
 
