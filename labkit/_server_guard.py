@@ -71,9 +71,11 @@ def main(argv: list[str]) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: (stop_and_clean(), os._exit(0)))
-    threading.Thread(target=exit_with_server, daemon=True).start()
+    # Report the pid first: a server that dies at once must not take the guardian
+    # down before the parent knows it was launched (it would blame the launch).
     sys.stdout.write(f"{server.pid}\n")
     sys.stdout.flush()
+    threading.Thread(target=exit_with_server, daemon=True).start()
     while sys.stdin.buffer.read(4096):
         pass
     stop_and_clean()
