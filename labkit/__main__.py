@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .review.cli import add_parser as add_review_parser
+
 
 def _doctor(args: argparse.Namespace) -> int:
     from .doctor import run_doctor
@@ -25,16 +27,6 @@ def _author(args: argparse.Namespace) -> int:
         return 1
     print("learner notebooks are up to date" if args.check else "learner notebooks written")
     return 0
-
-
-def _review(args: argparse.Namespace) -> int:
-    from .review import DEFAULT_BLOCK_NAMES, review_paths
-
-    block_names = (*DEFAULT_BLOCK_NAMES, *(args.block_names or ()))
-    rules = [r.strip() for item in args.rules or () for r in item.split(",") if r.strip()] or None
-    review = review_paths(args.paths, block_names=block_names, rules=rules)
-    print(review.to_json() if args.json else review.text())
-    return 1 if review else 0
 
 
 def _progress(args: argparse.Namespace) -> int:
@@ -72,15 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     author = commands.add_parser("author", help="write learner notebooks from notebooks/solutions/")
     author.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
     author.set_defaults(run=_author)
-    review = commands.add_parser("review", help="check code against the five rules (static; runs nothing)")
-    review.add_argument("paths", nargs="+", metavar="PATH", help=".py files, notebooks or folders")
-    review.add_argument("--json", action="store_true", help="print the findings as one JSON object")
-    review.add_argument(
-        "--block-name", action="append", dest="block_names", metavar="NAME",
-        help="another sync call to treat as blocking, e.g. chat or llm.generate (repeatable; chat is built in)",
-    )
-    review.add_argument("--rule", action="append", dest="rules", metavar="R1,R3", help="only these rules")
-    review.set_defaults(run=_review)
+    add_review_parser(commands)
     progress = commands.add_parser("progress", help="run your notebooks and list which exercises pass")
     progress.add_argument("--notebook", metavar="TEXT", help="only notebooks whose name contains TEXT, e.g. 01")
     progress.set_defaults(run=_progress)

@@ -96,9 +96,9 @@ def test_suppression_on_the_line_above_and_file_wide() -> None:
 def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "broken.py"
     bad.write_text("def ok():\n    pass\n\ndef broken(:\n")
-    with pytest.raises(ReviewError, match=r"broken\.py, line 4: cannot review, syntax error"):
-        review_paths([bad])
-    with pytest.raises(ReviewError, match=r"<cell>, line 1"):
+    [skipped] = review_paths([bad]).skipped
+    assert skipped.path.endswith("broken.py") and skipped.why.startswith("line 4: syntax error")
+    with pytest.raises(ReviewError, match=r"<cell>: cannot review, line 1"):
         review_source("async def (", "<cell>")
 
 
@@ -146,7 +146,7 @@ def test_notebooks_are_reviewed_cell_by_cell(tmp_path: Path) -> None:
 def test_json_output_shape() -> None:
     review = review_paths([CORPUS / "r3_naive_reconciler.py"])
     data = json.loads(review.to_json())
-    assert set(data) == {"files", "counts", "findings"}
+    assert set(data) == {"files", "counts", "findings", "suppressed", "skipped"}
     assert data["counts"] == {"R1": 0, "R2": 0, "R3": 1, "R4": 0, "R5": 0}
     [finding] = data["findings"]
     assert set(finding) == {"path", "line", "col", "rule", "title", "message", "fix"}

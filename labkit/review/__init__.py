@@ -7,9 +7,11 @@ the file and line, what is wrong there and the fix::
     review_source(code)            # a Review: prints as text, shows as a table
     review_paths(["service/"])     # files, folders, notebooks
 
-From a shell: ``python -m labkit review PATH... [--json] [--block-name chat]``.
+From a shell: ``python -m labkit review PATH... [--format text|json|sarif] [--block-name chat]``
+(exit codes: see :mod:`labkit.review.cli`).
 In a notebook: ``%load_ext labkit.review``, then a cell starting ``%%review``.
-Silence one finding with a comment on its line: ``# labkit: ignore[R1]``.
+Silence one finding with a comment on its line: ``# labkit: ignore[R1] why it is fine``;
+the review still lists it as suppressed, with that reason.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ called from another), so a review parses everything first, then judges.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
@@ -16,7 +17,7 @@ from .findings import Finding, Review
 from .heartbeat import check_r4
 from .scope import ModuleInfo
 from .shutdown import check_r5
-from .source import ReviewError, Source, expand_paths, file_source, parse
+from .source import ReviewError, Source, expand_paths, parse, read_sources
 from .toctou import check_r3
 
 
@@ -39,18 +40,19 @@ def review_sources(sources: list[Source], config: ReviewConfig) -> Review:
         raw += check_r1(mod, config) + check_r3(mod) + check_r4(mod, config) + check_r5(mod)
     raw += check_r2(modules)
     by_path = {source.path: source for source in sources}
-    kept = []
+    kept, suppressed = [], []
     for finding in set(raw):
         if finding.rule not in config.rules:
             continue
         source = by_path[finding.path]
-        if source.is_ignored(finding.rule, finding.line, max(finding.line, finding.end_line)):
-            continue
         if source.cells:
-            message = f"[{source.where(finding.line)}] {finding.message}"
-            finding = Finding(finding.path, finding.line, finding.col, finding.rule, message, finding.fix, finding.end_line)
-        kept.append(finding)
-    return Review(kept, [source.path for source in sources])
+            finding = replace(finding, message=f"[{source.where(finding.line)}] {finding.message}")
+        reason = source.suppression(finding.rule, finding.line, max(finding.line, finding.end_line))
+        if reason is None:
+            kept.append(finding)
+        else:
+            suppressed.append(replace(finding, suppressed=reason))
+    return Review(kept, [source.path for source in sources], suppressed)
 
 
 def review_source(
@@ -72,10 +74,13 @@ def review_paths(
     rules: Iterable[str] | None = None,
     config: ReviewConfig | None = None,
 ) -> Review:
-    """Review files, notebooks and folders (every .py file below a folder)."""
+    """Review files, notebooks and folders (every .py file below a folder). A file that
+    cannot be read or parsed is listed in ``skipped`` with why; the rest are reviewed."""
     chosen = _config(block_names, rules, config)
     listed = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not listed:
         raise ReviewError("no paths to review: name at least one file or folder")
-    files = expand_paths(listed)
-    return review_sources([file_source(path) for path in files], chosen)
+    sources, skipped = read_sources(expand_paths(listed))
+    review = review_sources(sources, chosen)
+    review.skipped = sorted(skipped)
+    return review

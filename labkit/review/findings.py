@@ -31,6 +31,8 @@ class Finding:
     message: str
     fix: str
     end_line: int = field(default=0, compare=False, repr=False)  # for suppression comments only
+    # the reason a ``# labkit: ignore[...]`` comment gave ('' if none); None when not suppressed
+    suppressed: str | None = field(default=None, compare=False)
 
     @property
     def title(self) -> str:
@@ -39,11 +41,28 @@ class Finding:
     def to_dict(self) -> dict[str, object]:
         data = asdict(self)
         del data["end_line"]
+        reason = data.pop("suppressed")
         data["title"] = self.title
+        if reason is not None:
+            data["reason"] = reason
         return data
 
     def text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col + 1}: {self.rule} {self.message}\n    fix: {self.fix}"
+        where = f"{self.path}:{self.line}:{self.col + 1}: {self.rule} {self.message}"
+        if self.suppressed is not None:
+            return f"{where}\n    suppressed: {self.suppressed or '(no reason given)'}"
+        return f"{where}\n    fix: {self.fix}"
+
+
+@dataclass(frozen=True, order=True)
+class Skipped:
+    """A file the review could not read or parse; the other files are still reviewed."""
+
+    path: str
+    why: str
+
+    def text(self) -> str:
+        return f"{self.path}: skipped, {self.why}"
 
 
 @dataclass
@@ -51,13 +70,18 @@ class Review:
     """Every finding from one review, in file and line order.
 
     Truthy when there is something to fix, so ``if review_paths(...):`` reads well.
+    Suppressed findings and skipped files are listed apart: they are shown, not counted.
     """
 
     findings: list[Finding] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.findings = sorted(self.findings)
+        self.suppressed = sorted(self.suppressed)
+        self.skipped = sorted(self.skipped)
 
     def __iter__(self) -> Iterator[Finding]:
         return iter(self.findings)
@@ -83,26 +107,45 @@ class Review:
             "files": list(self.files),
             "counts": self.counts(),
             "findings": [f.to_dict() for f in self.findings],
+            "suppressed": [f.to_dict() for f in self.suppressed],
+            "skipped": [{"path": s.path, "why": s.why} for s in self.skipped],
         }
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
     def text(self) -> str:
-        if not self.findings:
-            return f"No findings in {len(self.files)} file(s): all five rules pass."
-        body = "\n".join(f.text() for f in self.findings)
-        summary = ", ".join(f"{rule}: {n}" for rule, n in self.counts().items() if n)
-        return f"{body}\n{len(self.findings)} finding(s) in {len(self.files)} file(s) ({summary})"
+        parts = [f.text() for f in self.findings]
+        if self.suppressed:
+            parts += ["Suppressed by a labkit: ignore comment (not counted):", *(f.text() for f in self.suppressed)]
+        if self.skipped:
+            parts += ["Skipped, not reviewed:", *(s.text() for s in self.skipped)]
+        parts.append(self.summary())
+        return "\n".join(parts)
+
+    def summary(self) -> str:
+        """One line: how many findings in how many files, and what was left out."""
+        extra = "".join(
+            f", {n} {what}" for n, what in ((len(self.suppressed), "suppressed"), (len(self.skipped), "skipped")) if n
+        )
+        if self.findings:
+            counts = ", ".join(f"{rule}: {n}" for rule, n in self.counts().items() if n)
+            return f"{len(self.findings)} finding(s) in {len(self.files)} file(s) ({counts}){extra}"
+        if self.skipped:
+            return f"No findings in {len(self.files)} file(s) reviewed{extra}: the skipped files were not checked."
+        return f"No findings in {len(self.files)} file(s): all five rules pass{extra}."
 
     def __repr__(self) -> str:
         return self.text()
 
     def _repr_html_(self) -> str:
+        notes = "".join(
+            f'<div style="color:#555">{html.escape(item.text())}</div>' for item in (*self.suppressed, *self.skipped)
+        )
         if not self.findings:
             return (
                 '<div class="labkit-review" style="background:#e8f5e9;border-left:6px solid #2e7d32;'
-                'padding:8px 12px">&#10004; No findings: all five rules pass.</div>'
+                f'padding:8px 12px">&#10004; {html.escape(self.summary())}{notes}</div>'
             )
         rows = "".join(
             "<tr>"
@@ -117,5 +160,5 @@ class Review:
         return (
             f'<div class="labkit-review"><b>{len(self.findings)} finding(s)</b>'
             f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{rows}</tbody></table></div>"
+            f"<tbody>{rows}</tbody></table>{notes}</div>"
         )

@@ -1,7 +1,9 @@
 """Turn files, notebooks and cell text into parsed sources with their suppressions.
 
 Reading is separate from judging: the rules see one ``Source`` (a parsed
-module plus where each line came from), whatever the input was.
+module plus where each line came from), whatever the input was. Files are read
+the way Python reads them (a UTF-8 BOM, a ``# -*- coding: ... -*-`` line), so
+whatever the interpreter runs, the reviewer reads.
 """
 
 from __future__ import annotations
@@ -10,19 +12,46 @@ import ast
 import io
 import json
 import re
+import sys
 import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
+from .findings import Skipped
 
 SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints", ".git", ".venv", "venv", "build", "dist", "node_modules"}
-_SUPPRESS = re.compile(r"labkit:\s*ignore(?P<file>-file)?(?:\[(?P<rules>[^\]]*)\])?", re.IGNORECASE)
+_SUPPRESS = re.compile(r"labkit:\s*ignore(?P<file>-file)?(?:\[(?P<rules>[^\]]*)\])?(?P<reason>.*)", re.IGNORECASE)
 ALL = "*"
+
+# Syntax this interpreter may be too old for: (first Python that accepts it, what
+# it is, a pattern for the line the parser stopped at). A syntax error on such a
+# line is reported as "newer syntax", not as broken code.
+_NEWER_SYNTAX: tuple[tuple[tuple[int, int], str, re.Pattern[str]], ...] = (
+    ((3, 10), "a match statement", re.compile(r"^\s*match\b.+:\s*(#.*)?$")),
+    ((3, 11), "except*", re.compile(r"^\s*except\s*\*")),
+    ((3, 12), "a type statement", re.compile(r"^\s*type\s+[A-Za-z_]\w*\s*(\[.*\])?\s*=")),
+    ((3, 12), "type parameters", re.compile(r"^\s*(async\s+)?(def|class)\s+[A-Za-z_]\w*\s*\[")),
+    ((3, 14), "several exception types without parentheses", re.compile(r"^\s*except\s+[A-Za-z_][\w.]*\s*,")),
+    ((3, 14), "a template string", re.compile(r"(?<![\w'\"])([tT][rR]?|[rR][tT])['\"]")),
+)
+_FSTRING_PEP701 = (3, 12)  # quotes, backslashes and comments inside f-string braces
 
 
 class ReviewError(LabError):
     """The reviewer could not read or parse its input; the message names the file and line."""
+
+
+class SourceError(ReviewError):
+    """One file or cell could not be read or parsed: ``why`` says what, without the path."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"{path}: cannot review, {why}")
+        self.path = path
+        self.why = why
+
+    def skipped(self) -> Skipped:
+        return Skipped(self.path, self.why)
 
 
 @dataclass
@@ -34,9 +63,9 @@ class Source:
     tree: ast.Module
     # line number in ``text`` -> (cell number, line in cell), notebooks only
     cells: dict[int, tuple[int, int]] = field(default_factory=dict)
-    # line -> rules ignored on it; ALL means every rule
-    ignored: dict[int, set[str]] = field(default_factory=dict)
-    ignored_file: set[str] = field(default_factory=set)
+    # line -> {rule: reason given in the comment}; ALL stands for every rule
+    ignored: dict[int, dict[str, str]] = field(default_factory=dict)
+    ignored_file: dict[str, str] = field(default_factory=dict)
 
     def where(self, line: int) -> str:
         if line in self.cells:
@@ -44,26 +73,47 @@ class Source:
             return f"cell {cell}, line {cell_line}"
         return f"line {line}"
 
-    def is_ignored(self, rule: str, first: int, last: int) -> bool:
-        """A finding spanning ``first..last`` is suppressed by a comment on any of
+    def suppression(self, rule: str, first: int, last: int) -> str | None:
+        """The reason a finding spanning ``first..last`` is suppressed ('' if the
+        comment gives none), or None when it is not. A comment counts on any of
         those lines, on the comment-only line just above, or file-wide."""
-        if rule in self.ignored_file or ALL in self.ignored_file:
-            return True
-        for line in range(first - 1, last + 1):
-            rules = self.ignored.get(line)
-            if rules and (rule in rules or ALL in rules):
-                if line == first - 1 and not self._comment_only(line):
-                    continue
-                return True
-        return False
+        for rules in (self.ignored_file, *(self._ignored_at(line, first) for line in range(first - 1, last + 1))):
+            if rule in rules:
+                return rules[rule]
+            if ALL in rules:
+                return rules[ALL]
+        return None
+
+    def _ignored_at(self, line: int, first: int) -> dict[str, str]:
+        if line == first - 1 and not self._comment_only(line):
+            return {}
+        return self.ignored.get(line, {})
 
     def _comment_only(self, line: int) -> bool:
         lines = self.text.splitlines()
         return 0 < line <= len(lines) and lines[line - 1].lstrip().startswith("#")
 
 
+def newer_syntax(line: str, message: str, running: tuple[int, int] | None = None) -> str | None:
+    """Say which newer Python ``line`` needs, when a syntax error there is most
+    likely syntax that the ``running`` interpreter (default: this one) predates."""
+    running = running or (sys.version_info.major, sys.version_info.minor)
+    needed = [(version, what) for version, what, pattern in _NEWER_SYNTAX if pattern.search(line)]
+    if message.startswith("f-string"):
+        needed.append((_FSTRING_PEP701, "quotes, backslashes or comments inside an f-string's braces"))
+    newer = [(version, what) for version, what in needed if version > running]
+    if not newer:
+        return None
+    version, what = min(newer)
+    wanted = f"{version[0]}.{version[1]}"
+    return (
+        f"newer syntax than this Python {running[0]}.{running[1]}: {what} needs Python {wanted}+; "
+        f"run the review under Python {wanted} or later"
+    )
+
+
 def parse(text: str, path: str = "<code>", cells: dict[int, tuple[int, int]] | None = None) -> Source:
-    """Parse ``text``; a syntax error becomes a ReviewError naming the file and line."""
+    """Parse ``text``; a syntax error becomes a SourceError naming the file and line."""
     if not isinstance(text, str):
         raise ReviewError(f"{path}: expected Python source as a str, got {type(text).__name__}")
     cells = cells or {}
@@ -72,13 +122,17 @@ def parse(text: str, path: str = "<code>", cells: dict[int, tuple[int, int]] | N
     except SyntaxError as exc:
         line = exc.lineno or 0
         where = f"cell {cells[line][0]}, line {cells[line][1]}" if line in cells else f"line {line}"
-        raise ReviewError(f"{path}, {where}: cannot review, syntax error: {exc.msg}") from None
+        lines = text.splitlines()
+        newer = newer_syntax(lines[line - 1] if 0 < line <= len(lines) else "", exc.msg)
+        raise SourceError(path, f"{where}: {newer or 'syntax error: ' + exc.msg}") from None
     source = Source(path, text, tree, cells)
     _read_suppressions(source)
     return source
 
 
 def _read_suppressions(source: Source) -> None:
+    if not _SUPPRESS.search(source.text):  # most files have none: skip tokenizing them
+        return
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(source.text).readline))
     except (tokenize.TokenError, SyntaxError):  # already parsed, so this is rare
@@ -91,22 +145,25 @@ def _read_suppressions(source: Source) -> None:
             continue
         listed = match.group("rules")
         rules = {r.strip().upper() for r in listed.split(",") if r.strip()} if listed else {ALL}
-        if match.group("file"):
-            source.ignored_file |= rules
-        else:
-            source.ignored.setdefault(token.start[0], set()).update(rules)
+        reason = match.group("reason").strip(" \t:-\u2013\u2014")
+        target = source.ignored_file if match.group("file") else source.ignored.setdefault(token.start[0], {})
+        target.update(dict.fromkeys(rules, reason))
 
 
 def notebook_source(path: Path) -> Source:
     """A notebook's code cells as one module; magics and shell lines are blanked."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ReviewError(f"{path}: cannot read this notebook: {exc}") from None
+        data = json.loads(path.read_bytes())  # JSON finds its own encoding, BOM or not
+    except OSError as exc:
+        raise SourceError(str(path), f"unreadable: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SourceError(str(path), f"not a notebook (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
+        raise SourceError(str(path), "not a notebook (no list of cells)")
     lines: list[str] = []
     cells: dict[int, tuple[int, int]] = {}
     for number, cell in enumerate(data.get("cells", [])):
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         text = cell.get("source", "")
         text = "".join(text) if isinstance(text, list) else str(text)
@@ -121,14 +178,47 @@ def notebook_source(path: Path) -> Source:
     return parse("\n".join(lines) + "\n", str(path), cells)
 
 
+def read_python(path: Path) -> str:
+    """A .py file's text as Python decodes it (``tokenize.open``): a BOM or a coding
+    line picks the encoding, UTF-8 otherwise, and newlines become ``\\n``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(str(path), f"unreadable: {exc.strerror or exc}") from None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as exc:
+        if "invalid or missing" not in exc.msg:  # an unknown encoding, or one contradicting the BOM
+            raise SourceError(str(path), f"bad encoding declaration: {exc.msg}") from None
+        encoding = "utf-8"  # no declaration and a first line that is not UTF-8: decoding says where
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            str(path),
+            f"line {line}: not valid {exc.encoding} (byte {data[exc.start:exc.start + 1]!r}); if the file uses "
+            "another encoding, declare it on its first line, e.g. # -*- coding: latin-1 -*-",
+        ) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def file_source(path: Path) -> Source:
     if path.suffix == ".ipynb":
         return notebook_source(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReviewError(f"{path}: cannot read this file: {exc}") from None
-    return parse(text, str(path))
+    return parse(read_python(path), str(path))
+
+
+def read_sources(paths: list[Path]) -> tuple[list[Source], list[Skipped]]:
+    """Parse every file that can be parsed; each one that cannot is skipped, with why."""
+    sources: list[Source] = []
+    skipped: list[Skipped] = []
+    for path in paths:
+        try:
+            sources.append(file_source(path))
+        except SourceError as exc:
+            skipped.append(exc.skipped())
+    return sources, skipped
 
 
 def expand_paths(paths: list[str | Path]) -> list[Path]:
