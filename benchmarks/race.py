@@ -80,7 +80,7 @@ async def measure_stress(target: RedisTarget, variant: str, seeds: list[int], ma
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    target = redis_target().child("bench-race")
+    target = redis_target().child("bench-race")  # labkit: ignore[R1] set-up before any task runs
     seeds = list(range(1, args.seeds + 1))
     try:
         explorer = {v: await measure_explorer(target, v, args.repeats) for v in ("naive", "recheck")}

@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
             os._exit(code if code > 0 else 1)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, lambda *_: (stop_and_clean(), os._exit(0)))
+        signal.signal(signum, lambda *_: (stop_and_clean(), os._exit(0)))  # labkit: ignore[R5] the guardian's only work is the server it has just stopped
     # Report the pid first: a server that dies at once must not take the guardian
     # down before the parent knows it was launched (it would blame the launch).
     sys.stdout.write(f"{server.pid}\n")

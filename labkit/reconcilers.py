@@ -21,6 +21,8 @@ All take a :class:`~labkit.store.Store` and use its ``redis.asyncio`` client onl
 
 from __future__ import annotations
 
+# labkit: ignore-file[R3] reconcile_naive and reconcile_recheck are the racy reconcilers the lab teaches with
+
 from typing import Awaitable, Callable
 
 from redis.exceptions import WatchError

@@ -145,7 +145,7 @@ async def run_shutdown_demo(
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
     spec = spec if spec is not None else SCENARIOS[scenario]
     say = progress or (lambda f, m: None)
-    run_target = (target or redis_target()).child(f"sd-{scenario}-{uuid.uuid4().hex[:6]}")
+    run_target = (target or redis_target()).child(f"sd-{scenario}-{uuid.uuid4().hex[:6]}")  # labkit: ignore[R1] set-up before any task runs
     client = run_target.async_client()
     store = Store(client, run_target)
     stop = asyncio.Event()
@@ -169,7 +169,7 @@ async def run_shutdown_demo(
                 proc.send(signal.Signals[name])
                 sent.append((time.time(), name))
             code = await proc.wait_exit(exit_timeout_s)
-            log = proc.output()
+            log = proc.output()  # labkit: ignore[R1] reads a small log after the worker exited
             if code is None:
                 proc.kill()
             exited = time.time() if proc.exited_at is None else proc.exited_at

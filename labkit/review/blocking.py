@@ -1,6 +1,12 @@
 """Rule 1: blocking calls inside ``async def``, and what counts as blocking.
 
-R4 reuses :func:`blocking_call`, so "blocking" means the same thing in both rules.
+A call blocks when it reaches sync I/O or a sleep: directly (``time.sleep``,
+``requests.get``, a method of a sync Redis or HTTP client or the sync OpenAI SDK,
+a thread lock's ``acquire``) or through the reviewed code's own sync functions
+and methods, followed across files (:mod:`.project`). The finding shows the
+chain, e.g. ``report → CONN.zadd → RedisDB.zadd → self.r.zadd (sync Redis)``.
+
+R4 and R5 reuse :class:`Blocker`, so "blocking" means the same in every rule.
 A call is only blocking where it *runs*: passing ``time.sleep`` to
 ``asyncio.to_thread`` or wrapping it in a lambda for an executor is a
 reference, not a call, so it is never flagged.
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 
 from .config import ReviewConfig
 from .findings import Finding
+from .project import Ext, Func, Project
 from .scope import ModuleInfo, Scope, dotted, last_name, ordered, walk_scope
 
 EXACT = {
@@ -34,16 +41,32 @@ EXACT = {
     "input": "input",
 }
 HTTP_MODULES = {"requests", "httpx", "urllib3"}
-HTTP_VERBS = {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "urlopen"}
+HTTP_VERBS = {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "urlopen", "send"}
 PATH_IO = {"read_text", "write_text", "read_bytes", "write_bytes"}
 # Methods of a sync Redis client that return at once without a round trip.
-CLIENT_LOCAL = {"pipeline", "lock", "pubsub", "register_script", "get_connection_kwargs", "get_encoder"}
+CLIENT_LOCAL = {
+    "pipeline", "lock", "pubsub", "register_script", "get_connection_kwargs", "get_encoder", "from_url",
+    "get_retry", "set_retry", "set_response_callback", "client", "monitor",
+}  # fmt: skip
+LLM_CALLS = {"create", "parse", "stream", "generate"}
 BRIDGES = {"asyncio.to_thread", "to_thread", "run_in_executor", "submit"}
+LEAF = {
+    "redis": "sync Redis",
+    "http": "sync HTTP",
+    "llm": "sync OpenAI client",
+    "lock": "thread lock",
+    "file": "file I/O",
+    "subprocess": "subprocess",
+    "sleep": "sleep",
+    "input": "console input",
+}
 
 FIXES = {
     "sleep": "use `await asyncio.sleep(...)`, which lets other tasks run while it waits",
     "http": "use an async HTTP client (httpx.AsyncClient, aiohttp) and await it, or `await asyncio.to_thread(...)`",
     "redis": "use a `redis.asyncio` client and await the call, or `await asyncio.to_thread(...)` it",
+    "llm": "use the async client (`openai.AsyncOpenAI`) and await it, or `await asyncio.to_thread(...)` the call",
+    "lock": "use an `asyncio.Lock` (`async with lock:`), or take the thread lock in `asyncio.to_thread(...)`",
     "file": "move the file I/O into a function and `await asyncio.to_thread(that_function)`",
     "subprocess": "use `await asyncio.create_subprocess_exec(...)`, or `await asyncio.to_thread(subprocess.run, ...)`",
     "input": "read input outside the event loop, or `await asyncio.to_thread(input, ...)`",
@@ -54,90 +77,147 @@ FIXES = {
 
 @dataclass(frozen=True)
 class Blocking:
-    """Why one call blocks: a category (for the fix) and a short description."""
+    """Why one call blocks: a category (for the fix) and the chain of calls down to the blocking one."""
 
     category: str
-    what: str
+    chain: tuple[str, ...]
     callee: str
-    root: str = ""  # for a call to a local function: the category of what blocks inside it
+    root: str = ""  # for a call into the reviewed code: the category of what blocks inside it
 
     @property
     def kind(self) -> str:
         return self.root or self.category
 
-
-def blocking_call(call: ast.Call, mod: ModuleInfo, scope: Scope, config: ReviewConfig) -> Blocking | None:
-    """How ``call`` blocks the thread that runs it, or None if it does not (or we cannot tell)."""
-    if mod.is_awaited(call):
-        return None  # an awaited call is a coroutine, not sync work
-    name = mod.resolve(call.func) or ""
-    text = dotted(call.func) or name
-    attr = last_name(call.func)
-    if name in EXACT:
-        return Blocking(EXACT[name], f"{text}()", text)
-    head = name.split(".")[0]
-    if head in HTTP_MODULES and attr in HTTP_VERBS and name.count(".") == 1:
-        return Blocking("http", f"{text}()", text)
-    if isinstance(call.func, ast.Attribute):
-        if attr in PATH_IO:
-            return Blocking("file", f".{attr}()", text)
-        kind = mod.client_kind(call.func.value, scope)
-        if kind == "sync" and attr not in CLIENT_LOCAL:
-            return Blocking("redis", f"sync Redis `{text}()`", text)
-        if kind == "sync-pipe" and attr == "execute":
-            return Blocking("redis", f"sync Redis pipeline `{text}()`", text)
-    matched = config.matches_block_name(name) or config.matches_block_name(dotted(call.func))
-    if matched:
-        return Blocking("name", f"{text}() (a blocking `{matched}`)", text)
-    local = local_blocking(mod, config).get(local_target(call, mod, scope) or "")
-    if local:
-        return Blocking("local", f"{text}(), which blocks ({local.what})", text, local.kind)
-    return None
+    @property
+    def what(self) -> str:
+        return " → ".join(self.chain)
 
 
-def local_target(call: ast.Call, mod: ModuleInfo, scope: Scope) -> str | None:
-    """The key of a function defined in this module that ``call`` calls, if we can tell."""
-    func = call.func
-    if isinstance(func, ast.Name) and func.id in mod.local_defs and func.id not in mod.imports:
-        return func.id
-    if (
-        isinstance(func, ast.Attribute)
-        and isinstance(func.value, ast.Name)
-        and func.value.id in ("self", "cls")
-        and scope.class_name
-    ):
-        return f"{scope.class_name}.{func.attr}"
-    return None
+class Blocker:
+    """Decides which calls block, remembering what each reviewed sync function does."""
+
+    def __init__(self, project: Project, config: ReviewConfig) -> None:
+        self.project = project
+        self.config = config
+        self._summaries: dict[ast.AST, Blocking | None] = {}
+
+    def func(self, scope: Scope) -> Func | None:
+        return self.project.funcs.get(scope.node)
+
+    def call(self, call: ast.Call, mod: ModuleInfo, scope: Scope) -> Blocking | None:
+        """How ``call`` blocks the thread that runs it, or None if it does not (or we cannot tell)."""
+        if mod.is_awaited(call):
+            return None  # an awaited call is a coroutine, not sync work
+        func = self.func(scope)
+        text = dotted(call.func) or "<call>"
+        direct = self._direct(call, mod, func, text)
+        if direct:
+            return direct
+        target = self.project.target(call, mod, func)
+        if isinstance(target, Func) and not target.is_async:
+            inner = self.summary(target)
+            if inner:
+                return Blocking("local", (*_step(text, target.label), *inner.chain), text, inner.kind)
+        return None
+
+    def _direct(self, call: ast.Call, mod: ModuleInfo, func: Func | None, text: str) -> Blocking | None:
+        name = mod.resolve(call.func) or ""
+        attr = last_name(call.func)
+        if name in EXACT:
+            return _leaf(EXACT[name], text)
+        head = name.split(".")[0]
+        if head in HTTP_MODULES and attr in HTTP_VERBS and name.count(".") == 1:
+            return _leaf("http", text)
+        if isinstance(call.func, ast.Attribute):
+            if attr in PATH_IO:
+                return _leaf("file", text)
+            kind = self._receiver_kind(call.func.value, mod, func)
+            if kind == "redis" and attr not in CLIENT_LOCAL and not (attr or "").startswith("_"):
+                return _leaf("redis", text)
+            if kind == "redis-pipe" and attr == "execute":
+                return _leaf("redis", text)
+            if kind == "http" and attr in HTTP_VERBS:
+                return _leaf("http", text)
+            if kind == "openai" and attr in LLM_CALLS:
+                return _leaf("llm", text)
+            if kind == "lock" and attr == "acquire" and not _non_blocking_acquire(call):
+                return _leaf("lock", text)
+            if kind == "tevent" and attr == "wait":
+                return _leaf("lock", text)
+        matched = self.config.matches_block_name(name) or self.config.matches_block_name(dotted(call.func))
+        if matched:
+            return Blocking("name", (f"{text} (a blocking `{matched}`)",), text)
+        return None
+
+    def _receiver_kind(self, node: ast.AST, mod: ModuleInfo, func: Func | None) -> str | None:
+        """The known client kind of a receiver; ``client.chat.completions`` is the OpenAI client's."""
+        found = self.project.type_of(node, mod, func)
+        if isinstance(found, Ext):
+            return found.kind
+        while isinstance(node, ast.Attribute):
+            node = node.value
+            found = self.project.type_of(node, mod, func)
+            if isinstance(found, Ext):
+                return found.kind if found.kind in ("openai", "aopenai") else None
+        return None
+
+    def summary(self, func: Func) -> Blocking | None:
+        """The first blocking call a sync function makes, directly or through others."""
+        if func.node in self._summaries:
+            return self._summaries[func.node]
+        self._summaries[func.node] = None  # guards recursion
+        found = None
+        for node in ordered(walk_scope(func.node)):
+            if isinstance(node, ast.Call):
+                found = self.call(node, func.module, func.scope)
+                if found:
+                    break
+        self._summaries[func.node] = found
+        return found
 
 
-def local_blocking(mod: ModuleInfo, config: ReviewConfig) -> dict[str, Blocking]:
-    """Sync functions of this module that block, directly or through each other."""
-    cached = getattr(mod, "_local_blocking", None)
-    if cached is not None:
-        return cached
-    result: dict[str, Blocking] = {}
-    mod._local_blocking = result  # type: ignore[attr-defined]  # guards recursion below
-    sync_defs = {
-        s.key: s
-        for s in mod.scopes
-        if isinstance(s.node, ast.FunctionDef) and (s.class_name or mod.parents.get(s.node) is mod.tree)
-    }
-    changed = True
-    while changed:
-        changed = False
-        for key, scope in sync_defs.items():
-            if key in result:
+    def async_blocks(self, func: Func, depth: int = 0) -> Blocking | None:
+        """The first call that blocks the loop while an ``async def`` runs, in it or in what it awaits."""
+        key = ("async", func.node)
+        if key in self._summaries:  # type: ignore[comparison-overlap]
+            return self._summaries[key]  # type: ignore[index]
+        self._summaries[key] = None  # type: ignore[index]
+        found = None
+        for node in ordered(walk_scope(func.node)):
+            if not isinstance(node, ast.Call):
                 continue
-            for node in ordered(walk_scope(scope.node)):
-                if isinstance(node, ast.Call):
-                    found = blocking_call(node, mod, scope, config)
-                    if found:
-                        line = getattr(node, "lineno", 0)
-                        what = found.what if found.category != "local" else found.what.split(",")[0]
-                        result[key] = Blocking(found.category, f"{what} at line {line}", found.callee, found.kind)
-                        changed = True
-                        break
-    return result
+            found = self.call(node, func.module, func.scope)
+            if found:
+                break
+            target = self.project.target(node, func.module, func)
+            if isinstance(target, Func) and target.is_async and depth < 6:
+                inner = self.async_blocks(target, depth + 1)
+                if inner:
+                    text = dotted(node.func) or target.label
+                    found = Blocking("local", (*_step(text, target.label), *inner.chain), text, inner.kind)
+                    break
+        self._summaries[key] = found  # type: ignore[index]
+        return found
+
+
+def _step(text: str, label: str) -> tuple[str, ...]:
+    """``CONN.zadd`` then ``RedisDB.zadd``; ``self.zadd`` is just ``RedisDB.zadd``; ``f`` is ``f``."""
+    if text == label or text.startswith(("self.", "cls.")):
+        return (label,)
+    return (text, label)
+
+
+def _leaf(category: str, text: str) -> Blocking:
+    return Blocking(category, (f"{text} ({LEAF[category]})",) if category != "sleep" else (text,), text)
+
+
+def _non_blocking_acquire(call: ast.Call) -> bool:
+    for kw in call.keywords:
+        if kw.arg == "blocking" and isinstance(kw.value, ast.Constant) and not kw.value.value:
+            return True
+        if kw.arg == "timeout" and isinstance(kw.value, ast.Constant) and kw.value.value == 0:
+            return True
+    return bool(call.args) and isinstance(call.args[0], ast.Constant) and call.args[0].value is False
 
 
 def _premature_bridge(call: ast.Call, mod: ModuleInfo) -> str | None:
@@ -150,7 +230,7 @@ def _premature_bridge(call: ast.Call, mod: ModuleInfo) -> str | None:
     return None
 
 
-def check_r1(mod: ModuleInfo, config: ReviewConfig) -> list[Finding]:
+def check_r1(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
     findings: list[Finding] = []
     for scope in mod.scopes:
         if not scope.is_async:
@@ -158,19 +238,20 @@ def check_r1(mod: ModuleInfo, config: ReviewConfig) -> list[Finding]:
         for node in walk_scope(scope.node):
             if not isinstance(node, ast.Call):
                 continue
-            found = blocking_call(node, mod, scope, config)
+            found = blocker.call(node, mod, scope)
             if not found:
                 continue
             bridge = _premature_bridge(node, mod)
+            chain = f"{scope.name} → {found.what}"
             if bridge:
                 message = (
                     f"`{found.callee}(...)` runs on the event loop before `{bridge}` receives its result: "
-                    f"{found.what} blocks `async def {scope.name}`"
+                    f"it blocks `async def {scope.name}` ({chain})"
                 )
                 fix = f"pass the function and its arguments separately: `{bridge}({found.callee}, arg, ...)`"
             else:
                 message = (
-                    f"{found.what} blocks the event loop inside `async def {scope.name}`: "
+                    f"`{found.callee}(...)` blocks the event loop inside `async def {scope.name}` ({chain}): "
                     "every other task, heartbeats included, stops until it returns"
                 )
                 fix = FIXES[found.category].format(name=found.callee)

@@ -13,10 +13,9 @@ Three shapes, all decided from call sites in the analysed code:
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
-
 from .blocking import CLIENT_LOCAL
 from .findings import Finding
+from .project import Ext, Func, Project
 from .scope import ModuleInfo, Scope, last_name, plain_dotted, walk_scope
 
 KNOWN_COROUTINES = {
@@ -46,92 +45,38 @@ SYNC_CALLBACK_APIS: dict[str, tuple[int, str | None]] = {
     "run_in_executor": (1, None),
     "asyncio.to_thread": (0, None),
 }
-COMMON_METHODS = {
-    "run", "start", "stop", "close", "aclose", "get", "set", "send", "read", "write", "wait", "join", "put",
-    "connect", "open", "execute", "call", "update", "delete", "clear", "reset", "result", "cancel",
-    "acquire", "release", "submit", "flush", "shutdown", "main",
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AsyncDef:
-    path: str
-    node: ast.AsyncFunctionDef
-    class_name: str | None
-
-    @property
-    def name(self) -> str:
-        return self.node.name
+ASYNC_KIND_METHODS = {
+    "aredis-pipe": {"execute", "watch", "reset", "unwatch"},
+    "ahttp": {"get", "post", "put", "patch", "delete", "head", "options", "request", "send", "aclose"},
+    "aopenai": {"create", "parse"},
+    "aevent": {"wait"},
+}
 
 
 class AsyncIndex:
-    """Every ``async def`` (and every sync def name) across the analysed modules."""
+    """Which calls make a coroutine: resolved ``async def``s and known async APIs on known-async receivers."""
 
-    def __init__(self, modules: list[ModuleInfo]) -> None:
-        self.module_level: dict[tuple[str, str], AsyncDef] = {}
-        self.by_name: dict[str, list[AsyncDef]] = {}
-        self.methods: dict[tuple[str, str, str], AsyncDef] = {}
-        self.class_sync: set[tuple[str, str, str]] = set()
-        self.sync_names: set[str] = set()
-        for mod in modules:
-            for scope in mod.scopes:
-                node = scope.node
-                if isinstance(node, ast.Lambda) or node is mod.tree:
-                    continue
-                top = mod.parents.get(node) is mod.tree
-                if isinstance(node, ast.AsyncFunctionDef):
-                    found = AsyncDef(mod.path, node, scope.class_name)
-                    if scope.class_name:
-                        self.methods[(mod.path, scope.class_name, node.name)] = found
-                        self.by_name.setdefault(node.name, []).append(found)
-                    elif top:
-                        self.module_level[(mod.path, node.name)] = found
-                        self.by_name.setdefault(node.name, []).append(found)
-                else:
-                    self.sync_names.add(node.name)
-                    if scope.class_name:
-                        self.class_sync.add((mod.path, scope.class_name, node.name))
+    def __init__(self, project: Project) -> None:
+        self.project = project
 
-    def target(self, func: ast.AST, mod: ModuleInfo, scope: Scope) -> AsyncDef | None:
-        """The analysed ``async def`` that ``func`` (a call's target or a reference) names."""
-        if isinstance(func, ast.Name):
-            name = func.id
-            if name in mod.local_defs:
-                return self.module_level.get((mod.path, name))
-            imported = mod.imports.get(name)
-            if imported and imported.rsplit(".", 1)[-1] == name:
-                candidates = [d for d in self.by_name.get(name, []) if d.class_name is None]
-                return candidates[0] if len(candidates) == 1 and name not in self.sync_names else None
-            return None
-        if not isinstance(func, ast.Attribute):
-            return None
-        name = func.attr
-        if isinstance(func.value, ast.Name) and func.value.id in ("self", "cls") and scope.class_name:
-            own = self.methods.get((mod.path, scope.class_name, name))
-            if own or (mod.path, scope.class_name, name) in self.class_sync:
-                return own
-        if name.startswith("__") or name in COMMON_METHODS or name in self.sync_names:
-            return None
-        if isinstance(func.value, ast.Name) and self._foreign_instance(func.value.id, mod, scope):
-            return None
-        module_receiver = isinstance(func.value, ast.Name) and func.value.id in mod.imports
-        candidates = [d for d in self.by_name.get(name, []) if d.class_name is not None or module_receiver]
-        return candidates[0] if len(candidates) == 1 else None
+    def target(self, func: ast.AST, mod: ModuleInfo, scope: Scope) -> Func | None:
+        """The reviewed ``async def`` that ``func`` (a call's target or a reference) names."""
+        found = self.project.reference(func, mod, self.project.funcs.get(scope.node))
+        return found if isinstance(found, Func) and found.is_async else None
 
-
-    def _foreign_instance(self, name: str, mod: ModuleInfo, scope: Scope) -> bool:
-        """``name`` was bound to an instance of a class the analysed code does not define
-        (``button = widgets.Button(...)``), so its methods are not ours to match by name."""
-        ours = {class_name for (_, class_name, _) in self.methods} | {c for (_, c, _) in self.class_sync}
-        for node in (*walk_scope(scope.node), *walk_scope(mod.tree)):
-            if (
-                isinstance(node, ast.Assign)
-                and isinstance(node.value, ast.Call)
-                and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
-            ):
-                made_by = last_name(node.value.func)
-                return made_by is not None and made_by[:1].isupper() and made_by not in ours
-        return False
+    def async_api(self, call: ast.Call, mod: ModuleInfo, scope: Scope) -> str | None:
+        """``r.get`` on a ``redis.asyncio`` client, ``pipe.execute`` on its pipeline, ``client.get`` on httpx.AsyncClient."""
+        if not isinstance(call.func, ast.Attribute):
+            return None
+        attr = call.func.attr
+        found = self.project.type_of(call.func.value, mod, self.project.funcs.get(scope.node))
+        if not isinstance(found, Ext):
+            return None
+        if found.kind == "aredis" and attr not in CLIENT_LOCAL and not attr.startswith("_"):
+            return plain_dotted(call.func) or attr
+        if attr in ASYNC_KIND_METHODS.get(found.kind, ()):
+            return plain_dotted(call.func) or attr
+        return None
 
 
 def _passed_along(call: ast.Call, mod: ModuleInfo, scope: Scope) -> bool:
@@ -175,17 +120,14 @@ def _is_coroutine_call(call: ast.Call, mod: ModuleInfo, scope: Scope, index: Asy
     name = mod.resolve(call.func) or ""
     if name in KNOWN_COROUTINES:
         return name
-    if isinstance(call.func, ast.Attribute) and call.func.attr not in CLIENT_LOCAL:
-        if mod.client_kind(call.func.value, scope) == "async":
-            return plain_dotted(call.func) or call.func.attr
-    return None
+    return index.async_api(call, mod, scope)
 
 
-def check_r2(modules: list[ModuleInfo]) -> list[Finding]:
-    index = AsyncIndex(modules)
+def check_r2(modules: list[ModuleInfo], project: Project) -> list[Finding]:
+    index = AsyncIndex(project)
     findings: list[Finding] = []
-    callers: dict[AsyncDef, list[tuple[ModuleInfo, ast.Call, bool]]] = {}
-    loose: list[tuple[ModuleInfo, ast.Call, str, AsyncDef | None]] = []
+    callers: dict[Func, list[tuple[ModuleInfo, ast.Call, bool]]] = {}
+    loose: list[tuple[ModuleInfo, ast.Call, str, Func | None]] = []
     for mod in modules:
         for scope in mod.scopes:
             for node in walk_scope(scope.node):
@@ -201,13 +143,13 @@ def check_r2(modules: list[ModuleInfo]) -> list[Finding]:
                     callers.setdefault(target, []).append((mod, node, supported))
                 if not mod.is_awaited(node) and (isinstance(mod.parents.get(node), ast.Expr) or _truth_tested(node, mod)):
                     loose.append((mod, node, coroutine, target))
-    sync_only: set[AsyncDef] = set()
+    sync_only: set[Func] = set()
     for target, sites in callers.items():
         if sites and not any(supported for _, _, supported in sites):
             sync_only.add(target)
-            lines = ", ".join(str(c.lineno) if m.path == target.path else f"{m.path}:{c.lineno}" for m, c, _ in sorted(sites, key=lambda s: (s[0].path, s[1].lineno)))
+            lines = ", ".join(str(c.lineno) if m.path == target.module.path else f"{m.path}:{c.lineno}" for m, c, _ in sorted(sites, key=lambda s: (s[0].path, s[1].lineno)))
             findings.append(Finding(
-                target.path, target.node.lineno, target.node.col_offset, "R2",
+                target.module.path, target.node.lineno, target.node.col_offset, "R2",
                 f"`async def {target.name}` is only called from sync code (at {lines}): each call just "
                 "makes a coroutine object, which is truthy, and the body never runs",
                 f"keep `{target.name}` a plain `def`, since its callers are sync; make it async only once every "

@@ -1,6 +1,7 @@
 """Score the reviewer against a labelled corpus of snippets.
 
-Each snippet declares what the reviewer should find on its first line:
+An entry is one file, or a folder of files reviewed together (so calls and
+imports between them count, as in a real package). Each file declares what the reviewer should find on its first line:
 ``# expect: R1:5 R3:12`` (rule and line of every finding) or ``# expect: none``.
 An optional second line ``# known-limits: miss:R1:8 extra:R5:13`` records where
 the reviewer is known to be wrong on that snippet: the benchmark counts those
@@ -77,22 +78,48 @@ class Score:
         return self.tp[rule] / wanted if wanted else 1.0
 
 
+def entries(folder: Path) -> list[Path]:
+    """The corpus entries: each top-level ``.py`` file and each sub-folder (a multi-file entry)."""
+    folder = Path(folder)
+    return sorted([*folder.glob("*.py"), *(d for d in folder.iterdir() if d.is_dir() and d.name != "__pycache__")])
+
+
+def labelled_files(entry: Path) -> list[Path]:
+    """The files of one entry that carry labels (an empty ``__init__.py`` carries none)."""
+    if entry.is_file():
+        return [entry]
+    return sorted(p for p in entry.rglob("*.py") if p.read_text(encoding="utf-8").strip())
+
+
+def findings_by_file(entry: Path, config: ReviewConfig | None = None) -> dict[Path, set[tuple[str, int]]]:
+    """Review one entry as a whole; its (rule, line) findings grouped by file."""
+    out: dict[Path, set[tuple[str, int]]] = {p.resolve(): set() for p in labelled_files(entry)}
+    for finding in review_paths([entry], config=config):
+        out.setdefault(Path(finding.path).resolve(), set()).add((finding.rule, finding.line))
+    return out
+
+
 def score(folder: Path, config: ReviewConfig | None = None) -> Score:
-    """Review every snippet in ``folder`` on its own and compare with its labels."""
+    """Review every entry in ``folder`` on its own and compare with its labels."""
     result = Score()
-    for path in sorted(Path(folder).glob("*.py")):
-        expected = expected_findings(path)
-        got = {(f.rule, f.line) for f in review_paths([path], config=config)}
-        result.files += 1
-        for rule, _ in got & expected:
-            result.tp[rule] += 1
-        for rule, _ in got - expected:
-            result.fp[rule] += 1
-        for rule, _ in expected - got:
-            result.fn[rule] += 1
-        if got != expected:
-            result.mismatches[path.name] = (
-                sorted(f"{r}:{n}" for r, n in expected - got),
-                sorted(f"{r}:{n}" for r, n in got - expected),
-            )
+    for entry in entries(folder):
+        found = findings_by_file(entry, config)
+        for path in labelled_files(entry):
+            _tally(result, str(path.relative_to(folder)), path, found.get(path.resolve(), set()))
     return result
+
+
+def _tally(result: Score, name: str, path: Path, got: set[tuple[str, int]]) -> None:
+    expected = expected_findings(path)
+    result.files += 1
+    for rule, _ in got & expected:
+        result.tp[rule] += 1
+    for rule, _ in got - expected:
+        result.fp[rule] += 1
+    for rule, _ in expected - got:
+        result.fn[rule] += 1
+    if got != expected:
+        result.mismatches[name] = (
+            sorted(f"{r}:{n}" for r, n in expected - got),
+            sorted(f"{r}:{n}" for r, n in got - expected),
+        )

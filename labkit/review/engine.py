@@ -1,7 +1,8 @@
 """Run the five rules over sources and apply suppression comments.
 
-R2 needs every analysed module at once (an ``async def`` in one file may be
-called from another), so a review parses everything first, then judges.
+Every rule follows calls across the files given (an ``async def`` in one file
+may be called from another; a sync client may be wrapped in a third), so a
+review parses everything first, indexes it (:mod:`.project`), then judges.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
-from .blocking import check_r1
+from .blocking import Blocker, check_r1
 from .boundaries import check_r2
 from .config import ReviewConfig
 from .findings import Finding, Review
 from .heartbeat import check_r4
+from .project import Project
 from .scope import ModuleInfo
 from .shutdown import check_r5
 from .source import ReviewError, Source, expand_paths, parse, read_sources
@@ -35,10 +37,12 @@ def _config(block_names: Iterable[str] | None, rules: Iterable[str] | None, conf
 def review_sources(sources: list[Source], config: ReviewConfig) -> Review:
     """Judge already-parsed sources."""
     modules = [ModuleInfo(source) for source in sources]
+    project = Project(modules)
+    blocker = Blocker(project, config)
     raw: list[Finding] = []
     for mod in modules:
-        raw += check_r1(mod, config) + check_r3(mod) + check_r4(mod, config) + check_r5(mod)
-    raw += check_r2(modules)
+        raw += check_r1(mod, blocker) + check_r3(mod, blocker) + check_r4(mod, blocker) + check_r5(mod, blocker)
+    raw += check_r2(modules, project)
     by_path = {source.path: source for source in sources}
     kept, suppressed = [], []
     for finding in set(raw):

@@ -12,10 +12,10 @@ from __future__ import annotations
 import ast
 import re
 
-from .blocking import blocking_call
-from .config import ReviewConfig
+from .blocking import Blocker
 from .findings import Finding
-from .scope import ModuleInfo, Scope, dotted, last_name, walk_scope
+from .project import Func
+from .scope import ModuleInfo, Scope, dotted, last_name, ordered, walk_scope
 
 HEARTBEAT_NAME = re.compile(
     r"heart_?beat|(^|_)beat($|_)|keep_?alive|(renew|extend|refresh|touch)_?lease|lease_?(renew|extend|refresh)|^_*renew"
@@ -50,8 +50,61 @@ def _loop_of(node: ast.AST, mod: ModuleInfo, scope: Scope) -> ast.AST | None:
     return None
 
 
-def check_r4(mod: ModuleInfo, config: ReviewConfig) -> list[Finding]:
+SPAWNERS = {"create_task", "ensure_future", "start_soon", "gather", "run_coroutine_threadsafe"}
+
+
+def _beats(func: Func) -> bool:
+    """An ``async def`` that is a heartbeat or lease loop: by its name, or a beat sent inside a loop."""
+    name = func.name.lower()
+    if HEARTBEAT_NAME.search(name) and not NOT_A_BEAT.search(name):
+        return True
+    return any(
+        isinstance(n, ast.Call) and is_heartbeat(n) and any(isinstance(p, LOOPS) for p in func.module.ancestors(n))
+        for n in walk_scope(func.node)
+    )
+
+
+def _shared_loop(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
+    """A heartbeat started as a task next to work (started or awaited by the same function) that blocks."""
+    project = blocker.project
     findings: list[Finding] = []
+    for scope in mod.scopes:
+        func = project.funcs.get(scope.node)
+        beats: list[tuple[ast.Call, Func]] = []
+        work: list[tuple[ast.Call, Func]] = []
+        for node in ordered(walk_scope(scope.node)):
+            if not isinstance(node, ast.Call):
+                continue
+            spawned = last_name(node.func) in SPAWNERS
+            inner = [a for a in node.args if isinstance(a, ast.Call)] if spawned else [node]
+            for call in inner:
+                target = project.target(call, mod, func)
+                if not (isinstance(target, Func) and target.is_async):
+                    continue
+                if spawned and _beats(target):
+                    beats.append((node, target))
+                elif spawned or mod.is_awaited(call):
+                    work.append((call, target))
+        for spawn, beat in beats:
+            for call, job in work:
+                blocked = blocker.async_blocks(job)
+                if not blocked or job is beat:
+                    continue
+                findings.append(Finding(
+                    mod.path, spawn.lineno, spawn.col_offset, "R4",
+                    f"heartbeat `{beat.label}` runs as a task on the same event loop as `{job.label}` (line "
+                    f"{call.lineno}), which blocks it ({job.label} → {blocked.what}): while that runs no beat is "
+                    "sent, so the worker looks dead and its task is handed out again",
+                    "offload the blocking work (`await asyncio.to_thread(...)`, an async client), or beat from a "
+                    "thread or process of its own that a stalled loop cannot hold up",
+                    spawn.end_lineno or 0,
+                ))
+                break
+    return findings
+
+
+def check_r4(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
+    findings: list[Finding] = _shared_loop(mod, blocker)
     for scope in mod.scopes:
         seen: set[ast.AST] = set()
         for node in walk_scope(scope.node):
@@ -63,11 +116,11 @@ def check_r4(mod: ModuleInfo, config: ReviewConfig) -> list[Finding]:
             beat_args = set(ast.walk(node)) - {node}
             culprit, culprit_line = None, 0
             if scope.is_async:
-                culprit = blocking_call(node, mod, scope, config)
+                culprit = blocker.call(node, mod, scope)
             for other in walk_scope(loop):
                 if culprit or not isinstance(other, ast.Call) or other is node or other in beat_args:
                     continue
-                found = blocking_call(other, mod, scope, config)
+                found = blocker.call(other, mod, scope)
                 if found and (scope.is_async or found.kind in LONG_WORK):
                     culprit = found
                     culprit_line = other.lineno

@@ -8,31 +8,13 @@ answered once here, from the syntax tree alone.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from typing import Iterator
 
 from .source import Source
 
 SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-
-SYNC_REDIS = {
-    "redis.Redis",
-    "redis.StrictRedis",
-    "redis.client.Redis",
-    "redis.Redis.from_url",
-    "redis.StrictRedis.from_url",
-    "redis.from_url",
-    "redis.Redis.from_pool",
-}
-ASYNC_REDIS = {
-    "redis.asyncio.Redis",
-    "redis.asyncio.StrictRedis",
-    "redis.asyncio.client.Redis",
-    "redis.asyncio.Redis.from_url",
-    "redis.asyncio.from_url",
-    "redis.asyncio.Redis.from_pool",
-}
-
 
 def dotted(node: ast.AST) -> str | None:
     """``a.b.c`` for a chain of names and attributes; ``a.b().c`` gives ``a.b.c``."""
@@ -93,11 +75,22 @@ class Scope:
     name: str
     class_name: str | None
     is_async: bool
-    clients: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.class_name}.{self.name}" if self.class_name else self.name
+
+
+def module_name(path: str) -> str:
+    """``pkg/sub/mod.py`` -> ``pkg.sub.mod``, climbing while a folder has ``__init__.py``."""
+    if not path.endswith(".py"):
+        return os.path.splitext(os.path.basename(path))[0]
+    folder, base = os.path.split(os.path.abspath(path))
+    parts = [] if base == "__init__.py" else [base[:-3]]
+    while os.path.exists(os.path.join(folder, "__init__.py")):
+        folder, name = os.path.split(folder)
+        parts.append(name)
+    return ".".join(reversed(parts)) or base[:-3]
 
 
 class ModuleInfo:
@@ -107,6 +100,7 @@ class ModuleInfo:
         self.source = source
         self.tree = source.tree
         self.path = source.path
+        self.name = module_name(source.path)
         self.parents: dict[ast.AST, ast.AST] = {}
         for parent in ast.walk(self.tree):
             for child in ast.iter_child_nodes(parent):
@@ -125,9 +119,6 @@ class ModuleInfo:
                 scope = Scope(node, name, class_name, isinstance(node, ast.AsyncFunctionDef))
                 self.scopes.append(scope)
                 self._scope_of[node] = scope
-        self.attr_clients: dict[str, str] = {}
-        for scope in self.scopes:
-            self._read_clients(scope)
 
     # -- names -------------------------------------------------------------
     def _read_imports(self) -> None:
@@ -139,12 +130,23 @@ class ModuleInfo:
                     else:
                         top = alias.name.split(".")[0]
                         self.imports[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            elif isinstance(node, ast.ImportFrom):
+                base = self._absolute(node.module, node.level)
                 for alias in node.names:
-                    self.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+                    self.imports[alias.asname or alias.name] = f"{base}.{alias.name}" if base else alias.name
         for node in self.tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.local_defs.add(node.name)
+
+    def _absolute(self, module: str | None, level: int) -> str:
+        """``from ..x import y`` inside ``pkg.sub.mod`` -> ``pkg.x``."""
+        if not level:
+            return module or ""
+        package = self.name.split(".")
+        if not self.path.endswith("__init__.py"):
+            package = package[:-1]
+        package = package[: len(package) - (level - 1)] if level > 1 else package
+        return ".".join([*package, module] if module else package)
 
     def resolve(self, node: ast.AST) -> str | None:
         """The canonical dotted name of a call's target, imports expanded."""
@@ -176,106 +178,3 @@ class ModuleInfo:
         while current is not None:
             yield current
             current = self.parents.get(current)
-
-    # -- Redis clients -----------------------------------------------------
-    def _client_kind_of_value(self, value: ast.AST | None, scope: Scope) -> str | None:
-        if isinstance(value, ast.Await):
-            value = value.value
-        if not isinstance(value, ast.Call):
-            return None
-        name = self.resolve(value.func) or ""
-        attr = last_name(value.func)
-        if name in SYNC_REDIS or attr == "sync_client":
-            return "sync"
-        if name in ASYNC_REDIS or attr == "async_client":
-            return "async"
-        if attr == "pipeline" and isinstance(value.func, ast.Attribute):
-            if self.client_kind(value.func.value, scope) == "sync":
-                return "sync-pipe"
-        return None
-
-    def _annotation_kind(self, annotation: ast.AST | None) -> str | None:
-        if annotation is None:
-            return None
-        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-            try:
-                annotation = ast.parse(annotation.value, mode="eval").body
-            except SyntaxError:
-                return None
-        for node in ast.walk(annotation):
-            if isinstance(node, (ast.Name, ast.Attribute)):
-                name = self.resolve(node)
-                if name in ASYNC_REDIS:
-                    return "async"
-                if name in SYNC_REDIS:
-                    return "sync"
-        return None
-
-    def _read_clients(self, scope: Scope) -> None:
-        node = scope.node
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
-                kind = self._annotation_kind(arg.annotation)
-                if kind:
-                    scope.clients[arg.arg] = kind
-        for child in ordered(walk_scope(node)):
-            pairs: list[tuple[ast.AST, ast.AST | None]] = []
-            if isinstance(child, ast.Assign):
-                pairs = [(t, child.value) for t in child.targets]
-            elif isinstance(child, ast.AnnAssign):
-                kind = self._annotation_kind(child.annotation)
-                if kind:
-                    self._record_client(child.target, kind, scope)
-                pairs = [(child.target, child.value)]
-            elif isinstance(child, ast.withitem) and child.optional_vars is not None:
-                pairs = [(child.optional_vars, child.context_expr)]
-            for target, value in pairs:
-                kind = self._client_kind_of_value(value, scope)
-                if kind:
-                    self._record_client(target, kind, scope)
-
-    def _record_client(self, target: ast.AST, kind: str, scope: Scope) -> None:
-        name = plain_dotted(target)
-        if not name:
-            return
-        if "." in name:
-            self.attr_clients[name] = kind
-        elif scope is self.module_scope:
-            self.module_scope.clients[name] = kind
-        else:
-            scope.clients[name] = kind
-
-    def client_kind(self, receiver: ast.AST, scope: Scope) -> str | None:
-        """``sync``, ``async`` or ``sync-pipe`` when ``receiver`` is a known Redis client."""
-        name = plain_dotted(receiver)
-        if name is None:
-            kind = self._client_kind_of_value(receiver, scope)
-            return kind
-        if "." in name:
-            return self.attr_clients.get(name)
-        return scope.clients.get(name) or (
-            self.module_scope.clients.get(name) if name not in _assigned_names(scope) else None
-        )
-
-
-def _assigned_names(scope: Scope) -> set[str]:
-    """Names a function binds itself (they hide module-level clients of the same name)."""
-    cached = getattr(scope, "_assigned", None)
-    if cached is not None:
-        return cached
-    names: set[str] = set()
-    node = scope.node
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-        args = node.args
-        names |= {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
-        if isinstance(node, ast.Lambda):
-            setattr(scope, "_assigned", names)
-            return names
-    if scope.node.__class__ is not ast.Module:
-        for child in walk_scope(node):
-            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
-                names.add(child.id)
-    names -= set(scope.clients)
-    setattr(scope, "_assigned", names)
-    return names

@@ -12,6 +12,7 @@ import ast
 import re
 from pathlib import Path
 
+from .blocking import Blocker
 from .findings import Finding
 from .scope import ModuleInfo, Scope, last_name, plain_dotted, walk_scope
 
@@ -71,13 +72,42 @@ def _handles_signals(loop: ast.While, mod: ModuleInfo, scope: Scope) -> bool:
             name = mod.resolve(node.func) or ""
             if name in SIGNAL_CALLS or last_name(node.func) in SIGNAL_CALLS:
                 return True
+    inner = [n for n in walk_scope(loop) if isinstance(n, ast.Try) or n.__class__.__name__ == "TryStar"]
+    for parent in [*_enclosing(loop, mod, scope), *inner]:
+        for handler in getattr(parent, "handlers", []):
+            if handler.type is not None and STOP_EXCEPTIONS.search(" ".join(_identifiers(handler.type))):
+                return True
+    return False
+
+
+def _enclosing(loop: ast.AST, mod: ModuleInfo, scope: Scope) -> list[ast.AST]:
+    out = []
     for parent in mod.ancestors(loop):
         if parent is scope.node:
             break
         if isinstance(parent, ast.Try) or parent.__class__.__name__ == "TryStar":
-            for handler in getattr(parent, "handlers", []):
-                if handler.type is not None and STOP_EXCEPTIONS.search(" ".join(_identifiers(handler.type))):
-                    return True
+            out.append(parent)
+    return out
+
+
+def _daemon_thread(mod: ModuleInfo, scope: Scope) -> bool:
+    """The loop runs in a daemon thread (``Thread(target=self.run, daemon=True)``, or a Thread subclass
+    that sets ``daemon``): it holds no work of its own, and the process ends it by design."""
+    for node in ast.walk(mod.tree):
+        if isinstance(node, ast.Call) and last_name(node.func) == "Thread":
+            kws = {kw.arg: kw.value for kw in node.keywords}
+            daemon = kws.get("daemon")
+            target = kws.get("target")
+            if isinstance(daemon, ast.Constant) and daemon.value and target is not None and last_name(target) == scope.name:
+                return True
+        if scope.class_name and isinstance(node, ast.ClassDef) and node.name == scope.class_name:
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Assign) and any(last_name(t) == "daemon" for t in inner.targets):
+                    if isinstance(inner.value, ast.Constant) and inner.value.value is True:
+                        return True
+                if isinstance(inner, ast.keyword) and inner.arg == "daemon":
+                    if isinstance(inner.value, ast.Constant) and inner.value.value is True:
+                        return True
     return False
 
 
@@ -106,8 +136,79 @@ def _worker_like(mod: ModuleInfo, scope: Scope) -> str | None:
     return next((n for n in names if n and WORKER_WORDS.search(n)), None)
 
 
-def check_r5(mod: ModuleInfo) -> list[Finding]:
+HARD_EXITS = {"sys.exit", "os._exit", "exit", "quit", "os.abort"}
+
+
+def _handler_findings(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
+    """Signal handlers that sleep, exit or do I/O instead of setting a stop event."""
     findings: list[Finding] = []
+    for scope in mod.scopes:
+        for node in walk_scope(scope.node):
+            if not isinstance(node, ast.Call):
+                continue
+            name = mod.resolve(node.func) or ""
+            if name == "signal.signal" and len(node.args) > 1:
+                given = node.args[1]
+            elif last_name(node.func) == "add_signal_handler" and len(node.args) > 1:
+                given = node.args[1]
+            else:
+                continue
+            body, label, where = _handler_body(given, mod, scope, blocker)
+            if body is None:
+                continue
+            for call in walk_scope(body) if not isinstance(body, ast.Lambda) else ast.walk(body.body):
+                if not isinstance(call, ast.Call):
+                    continue
+                callee = where.resolve(call.func) or ""
+                what = None
+                if callee in HARD_EXITS and _second_signal(call, body, where):
+                    continue  # a repeated signal forcing the exit, after the first one asked to stop
+                if callee in HARD_EXITS:
+                    what = f"`{callee}()` ends the process at once"
+                else:
+                    found = blocker.call(call, where, where.scope_of(call))
+                    if found:
+                        what = f"`{found.callee}()` {'sleeps' if found.kind == 'sleep' else 'does blocking I/O'} ({found.what})"
+                if what:
+                    findings.append(Finding(
+                        where.path, call.lineno, call.col_offset, "R5",
+                        f"signal handler {label}: {what}; in-flight tasks are cut off instead of finishing",
+                        "make the handler only set a stop event (`stop.set()`); let the loops see it, finish or "
+                        "hand back their task, and return from main so the process exits on its own",
+                        call.end_lineno or 0,
+                    ))
+    return findings
+
+
+def _second_signal(call: ast.AST, body: ast.AST, mod: ModuleInfo) -> bool:
+    """Inside ``if stopping: ... exit`` (or its else): the handler tells a first signal from a repeated one."""
+    for parent in mod.ancestors(call):
+        if parent is body:
+            return False
+        if isinstance(parent, ast.If) and _mentions_stop(parent.test):
+            return True
+    return False
+
+
+def _handler_body(given: ast.AST, mod: ModuleInfo, scope: Scope, blocker: Blocker) -> tuple[ast.AST | None, str, ModuleInfo]:
+    if isinstance(given, ast.Lambda):
+        return given, "(a lambda)", mod
+    if isinstance(given, ast.Call) and last_name(given.func) == "partial" and given.args:
+        given = given.args[0]
+    if not isinstance(given, (ast.Name, ast.Attribute)):
+        return None, "", mod
+    found = blocker.project.reference(given, mod, blocker.project.funcs.get(scope.node))
+    if found is None and isinstance(given, ast.Name):
+        local = [n for n in walk_scope(scope.node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == given.id]
+        if local:
+            return local[0], f"`{given.id}`", mod
+    if found is None or not hasattr(found, "node") or isinstance(found.node, ast.ClassDef):
+        return None, "", mod
+    return found.node, f"`{found.label}`", found.module
+
+
+def check_r5(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
+    findings: list[Finding] = _handler_findings(mod, blocker)
     for scope in mod.scopes:
         who = _worker_like(mod, scope)
         if not who:
@@ -117,7 +218,7 @@ def check_r5(mod: ModuleInfo) -> list[Finding]:
                 continue
             if _exits(node) or _watches_stop(node) or _handles_signals(node, mod, scope):
                 continue
-            if _cancelled_by_owner(mod, scope):
+            if _cancelled_by_owner(mod, scope) or _daemon_thread(mod, scope):
                 continue
             label = f"`{scope.name}`" if scope.node is not mod.tree else f"the top level of {Path(mod.path).name}"
             findings.append(Finding(

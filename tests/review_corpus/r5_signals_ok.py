@@ -1,13 +1,14 @@
 # expect: none
 """R5 negative: loops whose process handles SIGTERM/SIGINT explicitly."""
 import signal
-import sys
 import time
 
 
-def serve(step) -> None:
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+def serve(step, stop) -> None:
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     while True:
+        if stop.is_set():
+            break
         step()
 
 

@@ -1,6 +1,5 @@
-# expect: R3:16
-# known-limits: miss:R3:16
-"""R3 known limit: the check and the act live in different functions."""
+# expect: R3:15
+"""R3 positive: the check and the act live in different functions, followed through both."""
 
 
 async def is_orphaned(r, doc_id: str) -> bool:
@@ -13,4 +12,4 @@ async def fail(r, doc_id: str) -> None:
 
 async def reconcile(r, doc_id: str) -> None:
     if await is_orphaned(r, doc_id):
-        await fail(r, doc_id)  # want: R3  (missed: the write is inside fail())
+        await fail(r, doc_id)  # want: R3
