@@ -133,6 +133,7 @@ def test_sarif_output_is_valid_sarif_2_1_0(workdir: Path) -> None:
     active = [r for r in sarif_run["results"] if "suppressions" not in r]
     [finding] = active
     assert finding["ruleId"] == "R1" and finding["ruleIndex"] == 0
+    assert "blocks the event loop" in finding["message"]["text"] and "\nFix: " in finding["message"]["text"]
     assert finding["locations"][0]["physicalLocation"]["region"] == {"startLine": 4, "startColumn": 5, "endLine": 4}
     broken = {"$schema": log["$schema"], "version": "2.1.0", "runs": [{"results": []}]}  # no tool: invalid
     with pytest.raises(jsonschema.ValidationError):

@@ -50,7 +50,7 @@ def _result(finding: Finding) -> dict[str, object]:
         "ruleId": finding.rule,
         "ruleIndex": RULE_IDS.index(finding.rule),
         "level": "error",
-        "message": {"text": f"{finding.message} Fix: {finding.fix}"},
+        "message": {"text": f"{finding.message}\nFix: {finding.fix}"},
         "locations": [_location(finding.path, finding)],
     }
     if finding.suppressed is not None:
