@@ -9,7 +9,7 @@ import asyncio
 import json
 import sys
 
-from labkit.chaos import run_chaos
+from labkit.tasks.chaos import run_chaos
 
 
 def main() -> int:

@@ -26,14 +26,14 @@ import sys
 import time
 import uuid
 
-from labkit import execlog
-from labkit.heartbeat_demo import run_heartbeat_demo
-from labkit.lab_redis import redis_target
-from labkit.procs import ProcessGroup
-from labkit.recovery import recovery_loop
-from labkit.shutdown_demo import run_shutdown_demo
-from labkit.store import Store
-from labkit.worker import FIXED_MODES, PRESETS
+from labkit.tasks import execlog
+from labkit.lessons.heartbeat_demo import run_heartbeat_demo
+from labkit.redis.target import redis_target
+from labkit.tasks.procs import ProcessGroup
+from labkit.tasks.recovery import recovery_loop
+from labkit.lessons.shutdown_demo import run_shutdown_demo
+from labkit.tasks.store import Store
+from labkit.tasks.worker import FIXED_MODES, PRESETS
 
 TTL_S = 0.5
 SCAN_S = 0.1

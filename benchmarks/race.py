@@ -27,8 +27,8 @@ from typing import Any
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from labkit.lab_redis import RedisTarget, redis_target  # noqa: E402
-from labkit.race_demo import contention_cost, incident  # noqa: E402
+from labkit.redis.target import RedisTarget, redis_target  # noqa: E402
+from labkit.lessons.race_demo import contention_cost, incident  # noqa: E402
 
 STRESS_MODES = {
     "no-delays": {"jitter": 0.0, "start_spread": 0.0},

@@ -9,7 +9,7 @@ import json
 import statistics
 import time
 
-from labkit.redis_server import EmbeddedRedis
+from labkit.redis.server import EmbeddedRedis
 
 RUNS = 20
 

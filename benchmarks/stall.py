@@ -23,10 +23,10 @@ import sys
 import time
 
 from labkit import llm
-from labkit.cpu_pool import shared_process_pool, shutdown_shared_pool, warm_up
-from labkit.loop_monitor import LoopMonitor
-from labkit.naive_probe import NaiveLagProbe
-from labkit.stall_demo import STRATEGIES, run_stall
+from labkit.model.cpu_pool import shared_process_pool, shutdown_shared_pool, warm_up
+from labkit.instruments.loop_monitor import LoopMonitor
+from labkit.instruments.naive_probe import NaiveLagProbe
+from labkit.lessons.stall_demo import STRATEGIES, run_stall
 
 TRUE_STALL_S = 0.9
 CALL_S = 0.3

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from labkit.lab_redis import RedisTarget, redis_target
+from labkit.redis.target import RedisTarget, redis_target
 
 REDIS_FIXTURES = {"redis_base", "lab"}
 

@@ -7,7 +7,7 @@ import re
 import nbformat
 import pytest
 
-from labkit.authoring import author, learner_notebook, learner_path, learner_source, solution_paths
+from labkit.cli.author import author, learner_notebook, learner_path, learner_source, solution_paths
 from labkit.errors import LabError
 
 SOLUTION_CELL = """def handle(msg):

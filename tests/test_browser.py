@@ -257,7 +257,7 @@ def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
         play("WRWRRR")
         banner.get_by_text("DONE -> FAIL").wait_for(timeout=20_000)
 
-        from labkit.race_demo import VARIANTS
+        from labkit.lessons.race_demo import VARIANTS
 
         panel.locator("select").select_option(label=f"lua: {VARIANTS['lua'][2]}")
         page.wait_for_timeout(500)

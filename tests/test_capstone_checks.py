@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import checks
-from labkit.capstone import BROKEN_EXECUTOR, PIECES, assemble, review_broken
-from labkit.reconcilers import reconcile_epoch, reconcile_lua, reconcile_recheck
+from labkit.exercises import framework as checks
+from labkit.lessons.capstone_service import BROKEN_EXECUTOR, PIECES, assemble, review_broken
+from labkit.tasks.reconcilers import reconcile_epoch, reconcile_lua, reconcile_recheck
 from test_rule4_checks import thread_with_event
 from test_rule5_checks import graceful_wait
 from worker_procs import live_worker_children

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from labkit.chaos import Fault, fault_schedule, run_chaos
+from labkit.tasks.chaos import Fault, fault_schedule, run_chaos
 from worker_procs import live_worker_children
 
 

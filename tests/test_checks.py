@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labkit.checks import MODE_ENV, CheckResult, NotYet, check, exercise
+from labkit.exercises.framework import MODE_ENV, CheckResult, NotYet, check, exercise
 from labkit.errors import CheckFailed, LabError
 
 

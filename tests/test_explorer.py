@@ -10,7 +10,7 @@ import matplotlib
 import pytest
 from redis.exceptions import WatchError
 
-from labkit.explorer import Explorer, ExplorerError, ScheduleMismatch, step
+from labkit.instruments.explorer import Explorer, ExplorerError, ScheduleMismatch, step
 
 matplotlib.use("Agg")
 

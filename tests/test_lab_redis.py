@@ -7,8 +7,8 @@ import socket
 import pytest
 
 from labkit.errors import RedisUnreachable
-from labkit.lab_redis import RedisTarget, redis_target
-from labkit.redis_server import EmbeddedRedis
+from labkit.redis.target import RedisTarget, redis_target
+from labkit.redis.server import EmbeddedRedis
 
 pytestmark = pytest.mark.redis
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from labkit.loop_monitor import LoopMonitor, corrected_lags, percentile
-from labkit.naive_probe import NaiveLagProbe
+from labkit.instruments.loop_monitor import LoopMonitor, corrected_lags, percentile
+from labkit.instruments.naive_probe import NaiveLagProbe
 
 
 def slow_checkpoint(seconds: float) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from labkit.errors import LabError
-from labkit.progress import progress
+from labkit.cli.progress import progress
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 pytestmark = pytest.mark.redis  # the notebooks start the lab's Redis

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.completion import Outcome, complete_fenced, complete_naive, complete_watch
-from labkit.race_demo import DOC, SETUPS, T2, VARIANTS, incident
-from labkit.reconcilers import RECONCILERS
-from labkit.store import DONE, FAIL, QUEUED, RUNNING, Store
+from labkit.tasks.completion import Outcome, complete_fenced, complete_naive, complete_watch
+from labkit.lessons.race_demo import DOC, SETUPS, T2, VARIANTS, incident
+from labkit.tasks.reconcilers import RECONCILERS
+from labkit.tasks.store import DONE, FAIL, QUEUED, RUNNING, Store
 
 
 @pytest.fixture

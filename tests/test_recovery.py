@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from labkit import execlog
-from labkit.completion import Outcome, complete_fenced
-from labkit.heartbeat import beat_async
-from labkit.procs import ProcessGroup
-from labkit.recovery import deregister, recovery_loop, scan_once
-from labkit.store import DONE, QUEUED, RUNNING, Store
+from labkit.tasks import execlog
+from labkit.tasks.completion import Outcome, complete_fenced
+from labkit.tasks.heartbeat import beat_async
+from labkit.tasks.procs import ProcessGroup
+from labkit.tasks.recovery import deregister, recovery_loop, scan_once
+from labkit.tasks.store import DONE, QUEUED, RUNNING, Store
 from worker_procs import live_worker_children
 
 

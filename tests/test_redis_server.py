@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from labkit.errors import RedisBinaryNotFound, RedisStartError
-from labkit.redis_server import SERVER_ENV, EmbeddedRedis, find_server_binary, shared_server
+from labkit.redis.server import SERVER_ENV, EmbeddedRedis, find_server_binary, shared_server
 
 pytestmark = pytest.mark.redis
 
@@ -114,7 +114,7 @@ def test_a_binary_that_is_not_a_server_fails_clearly() -> None:
 OWNER = textwrap.dedent(
     """
     import sys, time
-    from labkit.redis_server import shared_server
+    from labkit.redis.server import shared_server
     s = shared_server()
     s_client = __import__("redis").Redis(unix_socket_path=str(s.socket_path))
     s_client.set("owner", sys.argv[1])

@@ -8,14 +8,14 @@ import time
 
 import pytest
 
-from labkit.lab_redis import RedisTarget
-from labkit.redis_server import EmbeddedRedis
-from labkit.reset import ResetReport, lab_processes, reset_keys, stop_processes
+from labkit.redis.target import RedisTarget
+from labkit.redis.server import EmbeddedRedis
+from labkit.cli.reset import ResetReport, lab_processes, reset_keys, stop_processes
 
 pytestmark = pytest.mark.redis
 
 STRAY = (
-    "from labkit.redis_server import EmbeddedRedis; import time; "
+    "from labkit.redis.server import EmbeddedRedis; import time; "
     "s = EmbeddedRedis.start(); print(s.guard.pid, s.server_pid, flush=True); time.sleep(120)"
 )
 
@@ -25,7 +25,7 @@ def test_stray_server_processes_are_found_and_stopped() -> None:
     try:
         guard_pid, server_pid = map(int, owner.stdout.readline().split())
         found = {pid: args for pid, args in lab_processes()}
-        assert guard_pid in found and "_server_guard.py" in found[guard_pid]
+        assert guard_pid in found and "guardian.py" in found[guard_pid]
         assert server_pid in found and "labkit-redis-" in found[server_pid]
         assert owner.pid not in found, "only lab processes are listed, not whoever started them"
         stop_processes([(guard_pid, found[guard_pid]), (server_pid, found[server_pid])])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.__main__ import main as cli
+from labkit.cli.main import main as cli
 from labkit.review import RULES, Review, ReviewConfig, ReviewError, review_paths, review_source
 from labkit.review.corpus import entries, expected_findings, findings_by_file, known_limits, labelled_files, score
 
@@ -217,8 +217,8 @@ def test_the_lab_passes_its_own_review() -> None:
 
 
 def test_capstone_review_sees_fail_written_through_a_store_helper() -> None:
-    from labkit.capstone import review_piece
-    from labkit.reconcilers import reconcile_epoch, reconcile_lua, reconcile_naive, reconcile_recheck, reconcile_watch
+    from labkit.lessons.capstone_service import review_piece
+    from labkit.tasks.reconcilers import reconcile_epoch, reconcile_lua, reconcile_naive, reconcile_recheck, reconcile_watch
 
     for racy in (reconcile_naive, reconcile_recheck):
         found = review_piece("reconcile", racy)

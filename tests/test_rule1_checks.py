@@ -10,8 +10,8 @@ import time
 import pytest
 
 from labkit import llm
-from labkit.checks import check
-from labkit.mystery_service import IngestService
+from labkit.exercises.framework import check
+from labkit.lessons.mystery_service import IngestService
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +115,7 @@ async def test_offload_chat_rejects_mistakes_with_a_specific_hint(handle, hint: 
 
 async def test_blocking_hint_names_the_blocking_call() -> None:
     result = await check("01.offload-chat", blocking_original)
-    assert "chat (labkit/llm.py" in result.message
+    assert "chat (labkit/model/llm.py" in result.message
     assert "blocking_original" in result.message
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from labkit import boundaries
-from labkit.checks import MODE_ENV, check
+from labkit.lessons import boundaries
+from labkit.exercises.framework import MODE_ENV, check
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from redis.exceptions import WatchError
 
-from labkit.checks import check
-from labkit.completion import complete_fenced, complete_naive, complete_watch
-from labkit.reconcilers import reconcile_epoch, reconcile_lua, reconcile_naive, reconcile_recheck, reconcile_watch
-from labkit.store import DONE, FAIL, RUNNING, doc_of
+from labkit.exercises.framework import check
+from labkit.tasks.completion import complete_fenced, complete_naive, complete_watch
+from labkit.tasks.reconcilers import reconcile_epoch, reconcile_lua, reconcile_naive, reconcile_recheck, reconcile_watch
+from labkit.tasks.store import DONE, FAIL, RUNNING, doc_of
 
 
 @pytest.fixture(autouse=True)

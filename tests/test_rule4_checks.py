@@ -9,7 +9,7 @@ import time
 import pytest
 
 from labkit import llm
-from labkit.checks import check
+from labkit.exercises.framework import check
 
 
 @pytest.fixture(autouse=True)

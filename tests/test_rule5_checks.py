@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from labkit.checks import check
+from labkit.exercises.framework import check
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.scheduler_widget import be_the_scheduler
+from labkit.lessons.scheduler_widget import be_the_scheduler
 
 
 async def play(panel, order):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.shutdown_demo import run_shutdown_demo
+from labkit.lessons.shutdown_demo import run_shutdown_demo
 from worker_procs import live_worker_children
 
 

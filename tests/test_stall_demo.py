@@ -10,8 +10,8 @@ import pytest
 
 matplotlib.use("Agg")
 
-from labkit.cpu_pool import shutdown_shared_pool  # noqa: E402
-from labkit.stall_demo import StallComparison, StallRun, _missed_beats, compare, run_stall  # noqa: E402
+from labkit.model.cpu_pool import shutdown_shared_pool  # noqa: E402
+from labkit.lessons.stall_demo import StallComparison, StallRun, _missed_beats, compare, run_stall  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,7 +102,7 @@ def test_missed_beats_are_the_due_times_inside_a_gap() -> None:
 
 
 def test_panel_reruns_the_demo_with_progress() -> None:
-    from labkit.stall_widget import stall_panel
+    from labkit.lessons.stall_widget import stall_panel
 
     panel = stall_panel()
     sliders = panel.children[0].children
@@ -118,7 +118,7 @@ def test_panel_reruns_the_demo_with_progress() -> None:
 
 
 def test_demo_panel_reports_a_failed_run_in_the_panel() -> None:
-    from labkit.demo_panel import demo_panel
+    from labkit.lessons.demo_panel import demo_panel
 
     async def broken(progress):
         progress(0.5, "half way")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labkit.store import (DONE, FAIL, QUEUED, RUNNING, BadState, Store, TaskSpec, TerminalState,
+from labkit.tasks.store import (DONE, FAIL, QUEUED, RUNNING, BadState, Store, TaskSpec, TerminalState,
                           UnknownDocument, UnknownTask, doc_of, task_id)
 
 

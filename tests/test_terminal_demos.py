@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from labkit.terminal_demos import BARS, sparkline
+from labkit.cli.demo import BARS, sparkline
 
 pytestmark = pytest.mark.redis
 
@@ -27,7 +27,7 @@ def test_stall_demo_shows_the_blocking_run_and_its_culprit() -> None:
     result = _demo("stall")
     assert result.returncode == 0, result.stderr
     assert "blocking (io)" in result.stdout and "the worker looked dead" in result.stdout
-    assert "first stall blocked in: chat (labkit/llm.py" in result.stdout
+    assert "first stall blocked in: chat (labkit/model/llm.py" in result.stdout
     to_thread = next(line for line in result.stdout.splitlines() if line.strip().startswith("to_thread (io)"))
     assert "0 heartbeat(s) missed" in to_thread
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from labkit.heartbeat_demo import run_heartbeat_demo
-from labkit.worker import BROKEN_MODES, FIXED_MODES, WorkerConfig, parse_args
+from labkit.lessons.heartbeat_demo import run_heartbeat_demo
+from labkit.tasks.worker import BROKEN_MODES, FIXED_MODES, WorkerConfig, parse_args
 from worker_procs import live_worker_children
 
 
@@ -61,6 +61,6 @@ def test_bad_config_is_a_clear_error(kwargs, message: str) -> None:
 
 
 def test_cli_rejects_unknown_mode() -> None:
-    done = subprocess.run([sys.executable, "-m", "labkit.worker", "--id", "w1", "--mode", "nope"],
+    done = subprocess.run([sys.executable, "-m", "labkit.tasks.worker", "--id", "w1", "--mode", "nope"],
                           capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "invalid choice" in done.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def live_worker_children() -> list[int]:
-    """Pids of running ``labkit.worker`` processes whose parent is this process (zombies excluded)."""
+    """Pids of running ``labkit.tasks.worker`` processes whose parent is this process (zombies excluded)."""
     me, found = os.getpid(), []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -19,6 +19,6 @@ def live_worker_children() -> list[int]:
             continue
         fields = stat.rsplit(")", 1)[1].split()
         state, ppid = fields[0], int(fields[1])
-        if ppid == me and state != "Z" and b"labkit.worker" in cmdline:
+        if ppid == me and state != "Z" and b"labkit.tasks.worker" in cmdline:
             found.append(int(entry.name))
     return found

@@ -1,7 +1,7 @@
 """Checks for notebook 06, the capstone: fix the broken task executor piece by piece.
 
 Every check first reviews the learner's piece *inside* the service
-(:func:`labkit.capstone.review_piece`, so its callers count), which names the
+(:func:`labkit.lessons.capstone_service.review_piece`, so its callers count), which names the
 rule still broken at once; then it runs the piece for real with the mechanism
 of that rule's notebook, because code can fool a static review:
 
@@ -22,10 +22,10 @@ import inspect
 import time
 from typing import Any, Callable, Mapping
 
-from ..capstone import PIECES, findings_by_function, review_assembled, review_broken, review_piece
-from ..checks import NotYet, exercise, require_function
+from ..lessons.capstone_service import PIECES, findings_by_function, review_assembled, review_broken, review_piece
+from .framework import NotYet, exercise, require_function
 from ..errors import LabError
-from ..loop_monitor import LoopMonitor
+from ..instruments.loop_monitor import LoopMonitor
 from ..review import Review
 from .rule1 import check_offload_chat
 from .rule2 import keep_it_sync_check

@@ -15,10 +15,10 @@ import sys
 import uuid
 from typing import Any, Callable
 
-from .. import llm
-from ..checks import NotYet, exercise, require_function
-from ..loop_monitor import LoopMonitor, MonitorResult
-from ..mystery_service import IngestService, Receipt
+from ..model import llm
+from .framework import NotYet, exercise, require_function
+from ..instruments.loop_monitor import LoopMonitor, MonitorResult
+from ..lessons.mystery_service import IngestService, Receipt
 
 SYSTEM_MSG = "You answer questions about ingested documents."
 

@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Any
 
-from ..checks import NotYet, exercise, require_function
+from .framework import NotYet, exercise, require_function
 
 CHAT_S = 0.3
 

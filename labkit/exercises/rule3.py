@@ -20,15 +20,15 @@ import asyncio
 import uuid
 from typing import Any, Callable, Optional, Sequence
 
-from ..checks import NotYet, exercise, require_function
-from ..explorer import ExploreResult, RunResult
-from ..lab_redis import RedisTarget, redis_target
-from ..race_demo import (DOC, T1, T2, INCIDENT_INVARIANTS, doc_state, done_never_downgraded,
+from .framework import NotYet, exercise, require_function
+from ..instruments.explorer import ExploreResult, RunResult
+from ..redis.target import RedisTarget, redis_target
+from ..lessons.race_demo import (DOC, T1, T2, INCIDENT_INVARIANTS, doc_state, done_never_downgraded,
                          no_finished_task_requeued, no_task_lost, no_task_queued_twice,
                          progress_consistent, queue_of, scenario, task_field, terminal_states_stay)
-from ..completion import complete_naive
-from ..reconcilers import reconcile_lua
-from ..store import DONE, FAIL, QUEUED, Store
+from ..tasks.completion import complete_naive
+from ..tasks.reconcilers import reconcile_lua
+from ..tasks.store import DONE, FAIL, QUEUED, Store
 
 _MAX_SCHEDULES = 3000
 

@@ -1,7 +1,7 @@
 """Checks for notebook 04 (rule 4: keep heartbeats off a blocked loop).
 
 Both checks put the learner's code into two real worker processes
-(:mod:`labkit.worker`), give ``w1`` one model call that is twice as long as the
+(:mod:`labkit.tasks.worker`), give ``w1`` one model call that is twice as long as the
 heartbeat TTL, run the recovery loop, and read the execution log: a worker
 declared dead while it was alive, or a task whose model call ran twice, is a
 "not yet" with the reason.
@@ -18,12 +18,12 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .. import llm
-from ..checks import NotYet, exercise, reject_call_result
+from ..model import llm
+from .framework import NotYet, exercise, reject_call_result
 from ..errors import LabError
-from ..heartbeat_demo import HeartbeatRun, run_heartbeat_demo
-from ..learner_code import LearnerModule
-from ..worker import SYSTEM_MSG, history_for
+from ..lessons.heartbeat_demo import HeartbeatRun, run_heartbeat_demo
+from .learner_code import LearnerModule
+from ..tasks.worker import SYSTEM_MSG, history_for
 
 TTL_S = 0.5
 SLOW_S = 1.0

@@ -1,7 +1,7 @@
 """Checks for notebook 05 (rule 5: graceful shutdown with an explicit stop event).
 
 The learner's code never runs in the kernel: it is written to a module, a real
-worker process (:mod:`labkit.worker`) runs it, and the check signals that
+worker process (:mod:`labkit.tasks.worker`) runs it, and the check signals that
 process mid-task (SIGTERM in one run, SIGINT in another), then reads the exit
 code, the task states at exit and, after a second worker drains the queue,
 whether any task was lost or ran twice.
@@ -20,10 +20,10 @@ import inspect
 import signal
 from typing import Any
 
-from ..checks import NotYet, exercise, reject_call_result
-from ..learner_code import LearnerModule
-from ..shutdown_demo import ShutdownRun, run_shutdown_demo
-from ..store import DONE, QUEUED, RUNNING
+from .framework import NotYet, exercise, reject_call_result
+from .learner_code import LearnerModule
+from ..lessons.shutdown_demo import ShutdownRun, run_shutdown_demo
+from ..tasks.store import DONE, QUEUED, RUNNING
 
 EXIT_TIMEOUT_S = 6.0
 

@@ -7,7 +7,7 @@ import inspect
 import time
 from typing import Any
 
-from ..checks import NotYet, exercise, require_function
+from .framework import NotYet, exercise, require_function
 
 CALL_S = 0.3
 NAMES = ["ada", "grace", "barbara", "edsger"]

@@ -1,0 +1,1 @@
+"""``python -m labkit``: doctor, author, review, progress, demo and reset."""

@@ -1,0 +1,234 @@
+"""Exercise checks: run the learner's code against the real mechanism, report a card.
+
+An exercise is an async *checker* registered under an id::
+
+    @exercise("00.gather", title="Run three calls at once", time_limit=10)
+    async def gather_check(answer) -> str:
+        ...                       # call the learner's code, measure it
+        raise NotYet("specific hint")   # or
+        return "what was measured"      # a pass
+
+A learner runs it with ``await labkit.check("00.gather", fetch_all)`` and sees a
+pass card or a "not yet" card with the hint.
+
+The checker runs on its own event loop in a daemon thread. That keeps the
+kernel's loop free while learner code runs (a learner's ``time.sleep`` cannot
+freeze the notebook), lets a time limit abandon code that never returns, and
+gives timing-based checks a quiet loop to measure.
+
+``LABKIT_CHECK_MODE`` turns cards into assertions for automated runs:
+``strict`` raises :class:`CheckFailed` when a check does not pass (solution
+notebooks), ``expect-unsolved`` raises when a check *does* pass (learner
+notebooks still holding their stubs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import html
+import inspect
+import json
+import os
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from ..errors import CheckFailed, LabError
+
+MODE_ENV = "LABKIT_CHECK_MODE"
+#: When set, every check appends its outcome to this file as a JSON line
+#: (``python -m labkit progress`` reads it).
+PROGRESS_ENV = "LABKIT_PROGRESS_FILE"
+MODES = ("", "strict", "expect-unsolved")
+
+Checker = Callable[[Any], Awaitable[str]]
+
+
+class NotYet(Exception):
+    """Raised by a checker: the answer is wrong; the message is the hint."""
+
+
+def reject_call_result(answer: Any, usage: str) -> None:
+    """``check(..., f())`` instead of ``check(..., f)``: say so, and close the stray coroutine."""
+    if inspect.iscoroutine(answer):
+        answer.close()  # never awaited on purpose: do not let Python warn about it later
+        raise NotYet(f"You passed the result of a call. Pass the function itself: {usage} (no parentheses).")
+
+
+def require_function(answer: Any, usage: str, *, is_async: bool | None, why: str = "", what: str = "") -> None:
+    """The first gate of every checker: the learner passed their function itself
+    (not a call's result, not its name), async or sync as its callers need.
+
+    ``usage`` shows the right call, e.g. ``check('00.fetch-all', fetch_all)``;
+    ``why`` is the hint when the function has the wrong colour.
+    """
+    reject_call_result(answer, usage)
+    if not callable(answer):
+        kind = f"{what} function" if what else "function"
+        raise NotYet(f"Pass your {kind} itself: {usage}, not {type(answer).__name__}.")
+    if is_async is None:
+        return
+    coroutine_fn = inspect.iscoroutinefunction(answer) or inspect.iscoroutinefunction(getattr(answer, "__call__", None))
+    if coroutine_fn != is_async:
+        raise NotYet(why or f"This function should {'be' if is_async else 'not be'} an `async def`.")
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    title: str
+    checker: Checker
+    time_limit: float
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check; shows itself as a card in a notebook."""
+
+    exercise: str
+    title: str
+    passed: bool
+    message: str
+    seconds: float
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __repr__(self) -> str:
+        mark = "PASS" if self.passed else "NOT YET"
+        return f"[{mark}] {self.exercise} {self.title}: {self.message}"
+
+    def _repr_html_(self) -> str:
+        if self.passed:
+            colour, border, label = "#e8f5e9", "#2e7d32", "&#10004; Passed"
+        else:
+            colour, border, label = "#fff8e1", "#f9a825", "&#9998; Not yet"
+        return (
+            f'<div class="labkit-check" data-passed="{str(self.passed).lower()}" '
+            f'style="background:{colour};border-left:6px solid {border};'
+            f'padding:8px 12px;margin:4px 0;font-size:1.05em">'
+            f"<b>{label}</b> &mdash; {html.escape(self.exercise)}: {html.escape(self.title)}"
+            f'<div style="margin-top:4px;white-space:pre-wrap">{html.escape(self.message)}</div>'
+            f'<div style="color:#666;font-size:0.85em">checked in {self.seconds:.2f} s</div></div>'
+        )
+
+
+_registry: dict[str, Exercise] = {}
+
+
+def exercise(exercise_id: str, *, title: str, time_limit: float = 10.0) -> Callable[[Checker], Checker]:
+    """Register an async checker under ``exercise_id``."""
+
+    def register(checker: Checker) -> Checker:
+        if not inspect.iscoroutinefunction(checker):
+            raise TypeError(f"checker for {exercise_id!r} must be an async def")
+        if exercise_id in _registry and _registry[exercise_id].checker is not checker:
+            raise ValueError(f"exercise id {exercise_id!r} is registered twice")
+        _registry[exercise_id] = Exercise(exercise_id, title, checker, time_limit)
+        return checker
+
+    return register
+
+
+def exercises() -> dict[str, Exercise]:
+    """Every registered exercise, by id (importing this package registered them all)."""
+    return dict(sorted(_registry.items()))
+
+
+def check_mode() -> str:
+    mode = os.environ.get(MODE_ENV, "").strip()
+    if mode not in MODES:
+        raise LabError(f"{MODE_ENV}={mode!r} is not a mode; use one of: strict, expect-unsolved, or unset it")
+    return mode
+
+
+def _run_in_thread(coro_fn: Callable[[], Awaitable[str]]) -> concurrent.futures.Future[str]:
+    """Run a coroutine on a fresh loop in a daemon thread that we may abandon."""
+    future: concurrent.futures.Future[str] = concurrent.futures.Future()
+
+    def main() -> None:
+        try:
+            future.set_result(asyncio.run(coro_fn()))
+        except BaseException as exc:  # noqa: BLE001 - hand everything to the caller
+            if not future.done():
+                future.set_exception(exc)
+
+    threading.Thread(target=main, name="labkit-check", daemon=True).start()
+    return future
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # labkit/
+
+
+def _describe_crash(exc: BaseException) -> str:
+    """Turn an exception from learner code into a hint that points at their line."""
+    if isinstance(exc, NotImplementedError):
+        return "Your answer still raises NotImplementedError: replace the stub with your code."
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR) and "asyncio" not in frame.filename:
+            where = f" (line {frame.lineno}: {frame.line})" if frame.line else f" (line {frame.lineno})"
+            break
+    return f"Your code raised {type(exc).__name__}: {exc}{where}"
+
+
+def _record(result: CheckResult, demo: bool) -> None:
+    path = os.environ.get(PROGRESS_ENV)
+    if path:
+        record = {"exercise": result.exercise, "passed": result.passed, "message": result.message,
+                  "answer_kind": "demo" if demo else "answer"}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+async def check(
+    exercise_id: str,
+    answer: Any = None,
+    *,
+    time_limit: float | None = None,
+    expect_pass: bool | None = None,
+) -> CheckResult:
+    """Check ``answer`` for one exercise and return a card.
+
+    Never raises for a wrong answer (unless ``LABKIT_CHECK_MODE`` asks it to)
+    and never waits longer than the time limit. ``expect_pass=False`` marks a
+    cell that shows a wrong answer on purpose: automated runs then require the
+    check to reject it, whatever the mode.
+    """
+    known = exercises()
+    if exercise_id not in known:
+        close = [e for e in known if e.split(".")[0] == exercise_id.split(".")[0]] or list(known)
+        raise LabError(f"No exercise called {exercise_id!r}. Known exercises: {', '.join(close)}")
+    ex = known[exercise_id]
+    limit = ex.time_limit if time_limit is None else time_limit
+    if not (isinstance(limit, (int, float)) and limit > 0):
+        raise LabError(f"time_limit must be a positive number of seconds, got {limit!r}")
+    began = time.perf_counter()
+    future = _run_in_thread(lambda: ex.checker(answer))
+    try:
+        message = await asyncio.wait_for(asyncio.wrap_future(future), timeout=limit)
+        passed = True
+    except NotYet as exc:
+        message, passed = str(exc), False
+    except asyncio.TimeoutError:
+        message = (
+            f"Your code did not finish within {limit:g} s, so the check gave up on it. "
+            "Is something blocking, or waiting for an event that never comes?"
+        )
+        passed = False
+    except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
+        message, passed = _describe_crash(exc), False
+    result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began)
+    await asyncio.to_thread(_record, result, expect_pass is not None)  # file I/O stays off the loop
+    mode = check_mode()
+    if mode and expect_pass is not None:
+        if passed != expect_pass:
+            raise CheckFailed(f"expected this check to {'pass' if expect_pass else 'be rejected'}: {result!r}")
+    elif mode == "strict" and not passed:
+        raise CheckFailed(f"{result!r}")
+    elif mode == "expect-unsolved" and passed:
+        raise CheckFailed(f"{exercise_id} passed, but this notebook should still hold the unsolved stub: {result!r}")
+    return result

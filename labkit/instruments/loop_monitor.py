@@ -1,0 +1,467 @@
+"""The event-loop monitor: how late the loop runs its callbacks, and who held it up.
+
+Use it as an async context manager around any async code::
+
+    async with LoopMonitor() as mon:
+        await handle_requests()
+    report = mon.result()
+    report.p99_ms, report.stall_count, report.stalls[0].where
+
+A tick callback is scheduled every ``interval`` seconds (10 ms by default).
+When it runs late, the delay is the *lag*: the time every other callback,
+heartbeat and widget message on that loop waited too.
+
+Honest under stalls: a single late tick stands for every tick the stall
+swallowed. A 900 ms stall at a 10 ms tick is recorded as ~90 samples with lags
+900, 890, ... 10 ms (HdrHistogram's expected-interval correction), so the
+percentiles and the time stalled describe the whole run, not one sample.
+
+Attribution: a watchdog thread looks at the loop every few milliseconds; when
+the next tick is overdue by more than ``stall_threshold`` it copies the loop
+thread's stack (``sys._current_frames``), so every stall is reported with the
+function, file and line that held the loop, skipping asyncio and other library
+frames so your own code comes first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import linecache
+import math
+import os
+import sys
+import sysconfig
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from types import FrameType, TracebackType
+from typing import Any, Sequence
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # labkit/
+
+DEFAULT_INTERVAL = 0.010
+DEFAULT_STALL_THRESHOLD = 0.050
+
+__all__ = ["LoopMonitor", "MonitorResult", "Stall", "StackFrame", "percentile"]
+
+
+# --------------------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True)
+class StackFrame:
+    """One frame of a captured stack (no live frame object is kept)."""
+
+    function: str
+    filename: str
+    lineno: int
+    line: str
+
+    @property
+    def short_file(self) -> str:
+        """A readable file name: ``<cell>`` for a notebook cell, else the last two parts."""
+        if "ipykernel_" in self.filename or self.filename.startswith("<"):
+            return "<cell>"
+        real = os.path.realpath(self.filename)
+        if real.startswith(_PACKAGE + os.sep):  # the lab's own code: labkit/model/llm.py
+            return os.path.relpath(real, os.path.dirname(_PACKAGE)).replace("\\", "/")
+        parts = self.filename.replace("\\", "/").split("/")
+        return "/".join(parts[-2:])
+
+    def __str__(self) -> str:
+        text = f"{self.function} ({self.short_file}:{self.lineno})"
+        return f"{text}: {self.line}" if self.line else text
+
+
+def _library_roots() -> tuple[str, ...]:
+    """Directories whose code is 'not yours': the standard library."""
+    roots = set()
+    for key in ("stdlib", "platstdlib"):
+        path = sysconfig.get_paths().get(key)
+        if path:
+            roots.add(os.path.realpath(path))
+    return tuple(sorted(roots))
+
+
+_LIBRARY_ROOTS = _library_roots()
+# labkit's own plumbing that sits *around* user code; other labkit modules
+# (the stand-in LLM, the toy service) are what a learner calls, so they stay.
+_PLUMBING = {os.path.join(_PACKAGE, *name.split("/")) for name in (
+    "instruments/loop_monitor.py", "instruments/naive_probe.py", "exercises/framework.py")}
+_CHECKERS = os.path.join(_PACKAGE, "exercises") + os.sep  # exercise checkers call learner code; they are not it
+_internal_cache: dict[str, bool] = {}
+
+
+def is_internal(filename: str) -> bool:
+    """True for frames that are never 'the code that blocked': stdlib, installed packages, monitor plumbing."""
+    cached = _internal_cache.get(filename)
+    if cached is not None:
+        return cached
+    real = os.path.realpath(filename) if not filename.startswith("<") else filename
+    internal = (
+        filename.startswith("<frozen")
+        or "site-packages" in real
+        or "dist-packages" in real
+        or real in _PLUMBING
+        or real.startswith(_CHECKERS)
+        or any(real.startswith(root + os.sep) for root in _LIBRARY_ROOTS)
+    )
+    _internal_cache[filename] = internal
+    return internal
+
+
+def capture_stack(frame: FrameType | None, limit: int = 60) -> tuple[StackFrame, ...]:
+    """Copy a live stack into plain records, innermost frame first."""
+    frames: list[StackFrame] = []
+    while frame is not None and len(frames) < limit:
+        code = frame.f_code
+        name = getattr(code, "co_qualname", code.co_name)
+        lineno = frame.f_lineno or 0
+        line = linecache.getline(code.co_filename, lineno).strip()
+        frames.append(StackFrame(name, code.co_filename, lineno, line))
+        frame = frame.f_back
+    return tuple(frames)
+
+
+def user_frames(stack: Sequence[StackFrame]) -> tuple[StackFrame, ...]:
+    """The frames of ``stack`` that are user code, innermost first."""
+    return tuple(f for f in stack if not is_internal(f.filename))
+
+
+WAITING = StackFrame("(waiting for the GIL: another thread held it)", "<event loop>", 0, "")
+
+
+def running_frames(stack: Sequence[StackFrame]) -> tuple[StackFrame, ...]:
+    """What the loop was running when it was stuck: user frames first, library frames if no user ones.
+
+    Frames outside the loop's ``_run_once`` (``asyncio.run``, the notebook
+    kernel, your ``main``) are not what holds the loop, so they are dropped.
+    A loop stuck with nothing running inside ``_run_once`` is ready but cannot
+    get the GIL: that is reported as :data:`WAITING`.
+    """
+    inner = list(stack)
+    for i, frame in enumerate(stack):
+        if frame.function.endswith("_run_once") and is_internal(frame.filename):
+            inner = list(stack[:i])
+            break
+    # The loop's own dispatch (Handle._run, Task.__step, select) is not a culprit.
+    body = [f for f in inner if not (is_internal(f.filename) and _is_loop_machinery(f))]
+    if not body:
+        return (WAITING,)
+    return user_frames(body) or tuple(body[:5])
+
+
+def _is_loop_machinery(frame: StackFrame) -> bool:
+    name = frame.filename.replace("\\", "/")
+    return "/asyncio/" in name or name.endswith("/selectors.py")
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Stall:
+    """One stretch of time in which the loop ran nothing else."""
+
+    start_s: float  # when the loop stopped answering, seconds since the monitor started
+    duration_s: float  # how long the late tick waited
+    stack: tuple[StackFrame, ...] = ()  # user frames, innermost first ("" if the watchdog saw nothing)
+    samples: int = 0  # how many times the watchdog saw the loop stuck in this stall
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.duration_s
+
+    @property
+    def culprit(self) -> StackFrame | None:
+        """The innermost user frame: the call that held the loop."""
+        return self.stack[0] if self.stack else None
+
+    @property
+    def function(self) -> str | None:
+        return self.culprit.function if self.culprit else None
+
+    @property
+    def where(self) -> str:
+        """``chat (labkit/llm.py:88) <- handle (<cell>:4)``: the blocking call and who called it."""
+        if not self.stack:
+            return "(not attributed: the stall was shorter than the watchdog could see)"
+        return " <- ".join(f"{f.function} ({f.short_file}:{f.lineno})" for f in self.stack[:4])
+
+    def __str__(self) -> str:
+        return f"{self.duration_s * 1000:.0f} ms stall at t={self.start_s:.2f} s in {self.where}"
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values (0 for no values)."""
+    if not sorted_values:
+        return 0.0
+    if not 0 <= q <= 100:
+        raise ValueError(f"percentile q must be between 0 and 100, got {q!r}")
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def corrected_lags(lags: Sequence[float], interval: float) -> list[float]:
+    """Every tick each late tick swallowed: lag L at interval i gives L, L-i, L-2i, ... while >= i."""
+    out: list[float] = []
+    for lag in lags:
+        out.append(lag)
+        missing = lag - interval
+        while missing >= interval:
+            out.append(missing)
+            missing -= interval
+    return out
+
+
+@dataclass
+class MonitorResult:
+    """What the monitor measured: numbers first, ``.plot()`` for a picture."""
+
+    interval: float
+    stall_threshold: float
+    duration_s: float
+    tick_times: list[float]  # when each tick ran, seconds since start
+    tick_lags: list[float]  # how late it ran, seconds
+    stalls: list[Stall]
+    _sorted: list[float] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self._sorted = sorted(corrected_lags(self.tick_lags, self.interval))
+
+    # --- distribution (every expected tick, stalls included)
+    @property
+    def samples(self) -> list[float]:
+        """Corrected lag samples in seconds, sorted (one per expected tick)."""
+        return list(self._sorted)
+
+    def percentile_ms(self, q: float) -> float:
+        return percentile(self._sorted, q) * 1000
+
+    @property
+    def p50_ms(self) -> float:
+        return self.percentile_ms(50)
+
+    @property
+    def p90_ms(self) -> float:
+        return self.percentile_ms(90)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile_ms(99)
+
+    @property
+    def max_ms(self) -> float:
+        return self._sorted[-1] * 1000 if self._sorted else 0.0
+
+    # --- stalls
+    @property
+    def stall_count(self) -> int:
+        return len(self.stalls)
+
+    @property
+    def stalled_s(self) -> float:
+        """Total time the loop was stuck in stalls longer than the threshold."""
+        return sum(s.duration_s for s in self.stalls)
+
+    @property
+    def ticks(self) -> int:
+        return len(self.tick_lags)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline figures as a plain dict (ms for lags, s for durations)."""
+        return {
+            "duration_s": round(self.duration_s, 3),
+            "ticks": self.ticks,
+            "samples": len(self._sorted),
+            "p50_ms": round(self.p50_ms, 2),
+            "p90_ms": round(self.p90_ms, 2),
+            "p99_ms": round(self.p99_ms, 2),
+            "max_ms": round(self.max_ms, 2),
+            "stall_count": self.stall_count,
+            "stalled_s": round(self.stalled_s, 3),
+        }
+
+    def __str__(self) -> str:
+        s = self.summary()
+        head = (
+            f"{s['duration_s']:.2f} s monitored: lag p50 {s['p50_ms']:.1f} ms, p90 {s['p90_ms']:.1f} ms, "
+            f"p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.0f} ms; "
+            f"{s['stall_count']} stall(s), {s['stalled_s']:.3f} s stalled"
+        )
+        return "\n".join([head] + [f"  - {stall}" for stall in self.stalls[:10]])
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+    def plot(self, ax: Any = None) -> Any:
+        """Lag over time with stalls as tall bars; returns the matplotlib Figure."""
+        from ..figures.stall import plot_monitor
+
+        return plot_monitor(self, ax=ax)
+
+
+# --------------------------------------------------------------------------- the monitor
+
+
+def _positive_seconds(name: str, value: object, hint: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, got {type(value).__name__} {value!r}; {hint}")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}; {hint}")
+    return float(value)
+
+
+class LoopMonitor:
+    """Async context manager that measures the running loop's tick lag and attributes stalls.
+
+    ``interval``: how often to tick (seconds). ``stall_threshold``: a tick this
+    late counts as a stall and the watchdog captures the loop's stack.
+    ``watchdog=False`` skips attribution (a bit cheaper).
+    """
+
+    def __init__(
+        self,
+        interval: float = DEFAULT_INTERVAL,
+        stall_threshold: float = DEFAULT_STALL_THRESHOLD,
+        *,
+        watchdog: bool = True,
+    ) -> None:
+        self.interval = _positive_seconds("interval", interval, "the default 0.01 (10 ms) suits most uses")
+        self.stall_threshold = _positive_seconds(
+            "stall_threshold", stall_threshold, "use something like 0.05 (50 ms), a few ticks long"
+        )
+        if self.stall_threshold < self.interval:
+            raise ValueError(
+                f"stall_threshold ({stall_threshold}) must be at least the tick interval ({interval}): "
+                "a stall is a tick that is late by more than a whole tick"
+            )
+        self.watchdog = bool(watchdog)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._t0 = 0.0
+        self._t_end: float | None = None
+        self._times: list[float] = []
+        self._lags: list[float] = []
+        self._stalls: list[Stall] = []
+        # (ticks so far, due time of the next tick): swapped as one tuple so the watchdog reads it whole
+        self._state: tuple[int, float] = (0, 0.0)
+        self._captures: dict[int, list[tuple[StackFrame, ...]]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._loop_ident = 0
+
+    # --- lifecycle
+    async def __aenter__(self) -> LoopMonitor:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start ticking on the running loop (call from a coroutine on that loop)."""
+        if self._loop is not None:
+            raise RuntimeError("this LoopMonitor was already started; make a new one for each run")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "LoopMonitor needs a running event loop: use `async with LoopMonitor():` inside async code "
+                "(in a notebook cell, top-level `async with` works)"
+            ) from None
+        self._loop = loop
+        self._loop_ident = threading.get_ident()
+        self._t0 = loop.time()
+        due = self._t0 + self.interval
+        self._state = (0, due)
+        self._handle = loop.call_at(due, self._tick)
+        if self.watchdog:
+            self._thread = threading.Thread(target=self._watch, name="labkit-loop-watchdog", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop ticking and join the watchdog; the result stays available."""
+        if self._t_end is not None or self._loop is None:
+            return
+        self._t_end = self._loop.time()
+        if self._handle is not None:
+            self._handle.cancel()
+        if self._t_end >= self._state[1]:
+            # A tick fell due but the block ended first (a stall right before exit): count it.
+            self._observe(self._t_end)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        self._captures.clear()
+
+    # --- the tick, on the loop
+    def _tick(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
+        seq = self._observe(now)
+        due = now + self.interval
+        self._state = (seq + 1, due)
+        self._handle = loop.call_at(due, self._tick)
+
+    def _observe(self, now: float) -> int:
+        """Record how late the due tick is at ``now``; returns its sequence number."""
+        seq, due = self._state
+        lag = now - due
+        if lag < 0.0:
+            lag = 0.0
+        self._times.append(now - self._t0)
+        self._lags.append(lag)
+        if lag >= self.stall_threshold:
+            self._record_stall(seq, due, lag)
+        return seq
+
+    def _record_stall(self, seq: int, due: float, lag: float) -> None:
+        samples = self._captures.pop(seq, [])
+        stack: tuple[StackFrame, ...] = ()
+        if samples:
+            # The culprit seen most often wins; keep the first full stack that shows it.
+            votes = Counter(s[0] for s in samples if s)
+            if votes:
+                top = votes.most_common(1)[0][0]
+                stack = next(s for s in samples if s and s[0] == top)
+        # The stall had begun by the time this tick fell due, and ends now.
+        start = max(0.0, due - self._t0)
+        self._stalls.append(Stall(start_s=start, duration_s=lag, stack=stack, samples=len(samples)))
+
+    # --- the watchdog, in its own thread
+    def _watch(self) -> None:
+        period = min(self.stall_threshold / 2, 0.025)
+        while not self._stop.wait(period):
+            seq, due = self._state
+            if time.monotonic() - due < self.stall_threshold:
+                continue
+            frame = sys._current_frames().get(self._loop_ident)
+            stack = running_frames(capture_stack(frame))
+            del frame
+            if self._state[0] == seq and stack:
+                self._captures.setdefault(seq, []).append(stack)
+
+    # --- reading
+    def result(self) -> MonitorResult:
+        """The measurements so far (or of the whole run once the block has exited)."""
+        if self._loop is None:
+            raise RuntimeError("the monitor has not run yet: use it as `async with LoopMonitor() as mon:` first")
+        end = self._t_end if self._t_end is not None else self._loop.time()
+        return MonitorResult(
+            interval=self.interval,
+            stall_threshold=self.stall_threshold,
+            duration_s=end - self._t0,
+            tick_times=list(self._times),
+            tick_lags=list(self._lags),
+            stalls=list(self._stalls),
+        )
+
+    @property
+    def started_at(self) -> float:
+        """The loop time (``loop.time()``) at which monitoring began; aligns other timelines."""
+        return self._t0

@@ -1,0 +1,148 @@
+"""Start real worker processes for demos, checks and tests, and make sure they end.
+
+Signals are only ever sent to these subprocesses, never to the kernel. A
+:class:`ProcessGroup` kills (SIGKILL) and reaps whatever is still running when
+it closes, whatever happened in between; workers also die with their parent
+(``PR_SET_PDEATHSIG``), so a crashed kernel leaves none behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from pathlib import Path
+from typing import Iterable
+
+from ..errors import LabError
+from ..redis.target import RedisTarget
+from .worker import PARENT_ENV
+
+_live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
+
+
+class WorkerProcess:
+    """One ``python -m labkit.tasks.worker`` subprocess; output goes to a log file."""
+
+    def __init__(self, target: RedisTarget, worker_id: str, args: Iterable[str] = (),
+                 python_path: Iterable[str] = ()) -> None:
+        self.id = worker_id
+        self.log = Path(tempfile.mkstemp(prefix=f"labkit-{worker_id}-", suffix=".log")[1])
+        env = {**os.environ, **target.env(), PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+        paths = [*python_path, env.get("PYTHONPATH", "")]
+        env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+        env.pop("LABKIT_CHECK_MODE", None)
+        self.argv = [sys.executable, "-m", "labkit.tasks.worker", "--id", worker_id, *args]
+        with open(self.log, "wb") as out:
+            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                          stdin=subprocess.DEVNULL, env=env)
+        self.started = time.time()
+        self.signalled_at: float | None = None
+        self.exited_at: float | None = None
+        _live.add(self)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        """Wait for the worker's "ready" line (registered, heartbeat running)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            output = await asyncio.to_thread(self.output)  # a file read: keep it off the loop
+            if "ready" in output.split():
+                return
+            if not self.alive:
+                raise LabError(f"worker {self.id} exited with {self.popen.returncode} before it was ready:\n"
+                               f"{output[-1500:]}")
+            if time.monotonic() > deadline:
+                raise LabError(f"worker {self.id} was not ready within {timeout:g} s:\n{output[-1500:]}")
+            await asyncio.sleep(0.02)
+
+    def send(self, sig: int) -> None:
+        """Send a signal (SIGTERM, SIGINT, SIGKILL) to the worker, noting when."""
+        if self.alive:
+            if self.signalled_at is None:
+                self.signalled_at = time.time()
+            self.popen.send_signal(sig)
+
+    async def wait_exit(self, timeout: float) -> int | None:
+        """The exit code, or ``None`` if still running after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.popen.poll() is None:
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.01)
+        if self.exited_at is None:
+            self.exited_at = time.time()
+        return self.popen.returncode
+
+    def kill(self) -> None:
+        """SIGKILL and reap; safe to call on an exited process."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        try:
+            self.popen.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie the kernel will not reap
+            pass
+        if self.exited_at is None:
+            self.exited_at = time.time()
+
+    def discard_log(self) -> None:
+        try:
+            self.log.unlink()
+        except OSError:
+            pass
+
+
+class ProcessGroup:
+    """The workers one demo/check/test started; closing it kills any still running.
+
+    Use ``async with ProcessGroup(target) as group: w = await group.start("w1", "--mode", "offload")``.
+    """
+
+    def __init__(self, target: RedisTarget, python_path: Iterable[str] = ()) -> None:
+        self.target = target
+        self.python_path = list(python_path)
+        self.procs: list[WorkerProcess] = []
+
+    async def start(self, worker_id: str, *args: str, ready: bool = True, timeout: float = 10.0) -> WorkerProcess:
+        proc = WorkerProcess(self.target, worker_id, args, self.python_path)
+        self.procs.append(proc)
+        if ready:
+            await proc.wait_ready(timeout)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.discard_log()
+
+    async def __aenter__(self) -> "ProcessGroup":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+@atexit.register
+def _kill_leftovers() -> None:
+    for proc in list(_live):
+        if proc.alive:
+            proc.popen.send_signal(signal.SIGKILL)
