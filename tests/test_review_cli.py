@@ -155,3 +155,15 @@ def test_pre_commit_hook_parses_and_its_entry_runs(workdir: Path) -> None:
     assert found.returncode == cli.EXIT_FINDINGS and "blocking.py:4:5: R1" in found.stdout
     clean = subprocess.run([str(script), *args, str(workdir / "clean.py")], capture_output=True, text=True, timeout=120)
     assert clean.returncode == cli.EXIT_CLEAN, clean.stderr
+
+
+def test_files_pre_commit_calls_python_are_accepted(workdir: Path) -> None:
+    """``types: [python]`` also passes stubs and scripts whose #! line runs Python."""
+    (workdir / "run-worker").write_text("#!/usr/bin/env python3\n" + BLOCKING)
+    (workdir / "api.pyi").write_text("async def poll() -> None: ...\n")
+    run = review(workdir / "run-worker", workdir / "api.pyi")
+    assert run.returncode == cli.EXIT_FINDINGS, run.stderr
+    assert "run-worker:5:5: R1" in run.stdout and "in 2 file(s)" in run.stdout
+    (workdir / "notes.txt").write_text("hello\n")
+    other = review(workdir / "notes.txt")
+    assert other.returncode == cli.EXIT_USAGE and "not a Python file" in other.stderr

@@ -234,8 +234,20 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
             for candidate in sorted(path.rglob("*.py")):
                 if not (SKIP_DIRS & set(candidate.relative_to(path).parts)):
                     found.append(candidate)
-        elif path.suffix in (".py", ".ipynb"):
+        elif path.suffix in (".py", ".pyi", ".ipynb") or _python_script(path):
             found.append(path)
         else:
-            raise ReviewError(f"{path}: not a Python file or notebook (expected .py or .ipynb)")
+            raise ReviewError(
+                f"{path}: not a Python file or notebook (expected .py, .pyi, .ipynb or a script starting #!...python)"
+            )
     return found
+
+
+def _python_script(path: Path) -> bool:
+    """A script named without .py whose first line runs Python, as pre-commit's ``types: [python]`` picks it."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(200)
+    except OSError:
+        return False
+    return first.startswith(b"#!") and b"python" in first
