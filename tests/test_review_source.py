@@ -92,6 +92,13 @@ def test_code_newer_than_this_python_is_skipped_in_one_line(workdir: Path) -> No
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert skipped.why.startswith(f"line 1: newer syntax than this Python {running}")
     assert "\n" not in skipped.text()
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# new"), nbformat.v4.new_code_cell("x = 1\n" + newer[0][1])]
+    nbformat.write(nb, workdir / "lesson.ipynb")
+    [in_cell] = review_paths([workdir / "lesson.ipynb"]).skipped
+    assert in_cell.why.startswith(f"cell 1, line 2: newer syntax than this Python {running}")
 
 
 def test_suppression_comments_keep_their_reason() -> None:
