@@ -69,6 +69,9 @@ def test_exit_codes_tell_clean_findings_skipped_and_usage_apart(workdir: Path) -
     unknown = review(workdir, "--rule", "R9")
     assert unknown.returncode == cli.EXIT_USAGE and "unknown rule" in unknown.stderr
     assert review(workdir, "--format", "xml").returncode == cli.EXIT_USAGE
+    (workdir / "empty" / "__pycache__").mkdir(parents=True)
+    empty = review(workdir / "empty")
+    assert empty.returncode == cli.EXIT_USAGE and "no .py files in this folder" in empty.stderr
     assert (cli.EXIT_CLEAN, cli.EXIT_FINDINGS, cli.EXIT_USAGE, cli.EXIT_SKIPPED) == (0, 1, 2, 3)
 
 

@@ -231,9 +231,10 @@ def expand_paths(paths: list[str | Path]) -> list[Path]:
         if not path.exists():
             raise ReviewError(f"{path}: no such file or folder")
         if path.is_dir():
-            for candidate in sorted(path.rglob("*.py")):
-                if not (SKIP_DIRS & set(candidate.relative_to(path).parts)):
-                    found.append(candidate)
+            below = [c for c in sorted(path.rglob("*.py")) if not (SKIP_DIRS & set(c.relative_to(path).parts))]
+            if not below:
+                raise ReviewError(f"{path}: no .py files in this folder; name notebooks (.ipynb) one by one")
+            found += below
         elif path.suffix in (".py", ".pyi", ".ipynb") or _python_script(path):
             found.append(path)
         else:
