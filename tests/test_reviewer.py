@@ -225,3 +225,22 @@ def test_capstone_review_sees_fail_written_through_a_store_helper() -> None:
         assert "R3" in found.rules() and "add_finish" in found.text(), racy.__name__
     for safe in (reconcile_watch, reconcile_lua, reconcile_epoch):
         assert "R3" not in review_piece("reconcile", safe).rules(), safe.__name__
+
+
+def test_findings_name_the_chain_and_both_sides_of_a_shared_loop() -> None:
+    review = review_paths([CORPUS / "x_wrapped_client"])
+    r1 = [f for f in review if f.rule == "R1" and "zadd" in f.message]
+    assert r1 and "heartbeat → REDIS_CONN.zadd → RedisDB.zadd → self.r.zadd (sync Redis)" in r1[0].message
+    [shared] = [f for f in review if f.rule == "R4" and "runs as a task" in f.message]
+    assert "`heartbeat`" in shared.message and "`handle_task`" in shared.message and "llm.chat" in shared.message
+    handler = [f for f in review if f.rule == "R5"]
+    assert {"time.sleep", "sys.exit"} <= {w for f in handler for w in ("time.sleep", "sys.exit") if w in f.message}
+
+
+def test_r2_needs_a_resolved_coroutine() -> None:
+    code = (
+        "import logging\nlog = logging.getLogger()\n\nasync def info():\n    return 1\n\n"
+        "def report(pipe, other):\n    log.info('x')\n    pipe.info()\n    other.info()\n    info()\n"
+    )
+    [finding] = review_source(code)
+    assert finding.rule == "R2" and finding.line == 4  # only the call to our own `info`, from sync code

@@ -413,6 +413,8 @@ class Project:
             attr = call.func.attr
             if attr in ("sync_client", "async_client"):
                 return Ext("redis" if attr == "sync_client" else "aredis")
+            if attr == "register_script":
+                return Ext("script")
             base = self.type_of(call.func.value, mod, func, depth + 1)
             if isinstance(base, Ext):
                 if base.kind in REDIS_KINDS:

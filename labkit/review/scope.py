@@ -54,13 +54,21 @@ def last_name(node: ast.AST) -> str | None:
 
 def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
     """Nodes that run when ``node``'s scope runs: nested defs and lambdas are
-    other scopes (their bodies run later, maybe on another thread)."""
-    todo = list(ast.iter_child_nodes(node))
-    while todo:
-        child = todo.pop()
-        yield child
-        if not isinstance(child, SCOPE_NODES):
-            todo.extend(ast.iter_child_nodes(child))
+    other scopes (their bodies run later, maybe on another thread).
+
+    Every rule walks the same bodies many times, so the walk is kept on the node."""
+    cached = getattr(node, "_labkit_walk", None)
+    if cached is None:
+        cached = []
+        todo = list(ast.iter_child_nodes(node))
+        while todo:
+            child = todo.pop()
+            cached.append(child)
+            if not isinstance(child, SCOPE_NODES):
+                todo.extend(ast.iter_child_nodes(child))
+        cached = tuple(cached)
+        node._labkit_walk = cached  # type: ignore[attr-defined]
+    return iter(cached)
 
 
 def ordered(nodes: Iterator[ast.AST]) -> list[ast.AST]:

@@ -16,6 +16,10 @@ conditional write (``nx``/``xx``, an expected-status or version argument,
 ``UPDATE ... WHERE status = ...``), or one lock held across the read and the
 write. A re-check just before the write narrows the window but does not close it.
 
+Only recovery and requeue paths are judged (a function or class named for it:
+reconcile, recover, requeue, sweep, cleanup, reap, expire, orphan, stale,
+stuck...): a worker finishing the task it owns is not racing anyone.
+
 A delete decided on a stale heartbeat or lease read (a worker's registration
 removed because its last beat looked old) is the same race and is reported too.
 """
@@ -192,6 +196,7 @@ class StateFlow:
         self._writes: dict[ast.AST, str | None] = {}
         self._safe: dict[ast.AST, bool] = {}
         self._any: dict[ast.AST, bool] = {}
+        self._del: dict[ast.AST, bool] = {}
 
     # -- receivers -----------------------------------------------------------
     def _shared_receiver(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> bool:
@@ -209,7 +214,9 @@ class StateFlow:
     def _script_object(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> bool:
         """``script(...)`` where ``script`` came from ``register_script``."""
         name = (last_name(call.func) or "").lower()
-        return "script" in name and name != "register_script"
+        if "script" in name and name != "register_script":
+            return True
+        return self.project.type_of(call.func, mod, func) == Ext("script")
 
     # -- reads ---------------------------------------------------------------
     def is_read(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> bool:
@@ -301,19 +308,21 @@ class StateFlow:
                 if done and not done.delete:
                     found = done.status
                     break
-                if assigned and self._plain_shared_write(node, func.module, func):
-                    found = assigned
+                if assigned and node.lineno >= assigned[1] and self._plain_shared_write(node, func.module, func):
+                    found = assigned[0]
                     break
         self._writes[func.node] = found
         return found
 
     def _deletes(self, func: Func) -> bool:
         """A reviewed wrapper method that deletes shared state (``RedisDB.srem`` around ``self.r.srem``)."""
-        return any(
-            isinstance(n, ast.Call) and (last_name(n.func) or "") in REDIS_DELETES
-            and self._shared_receiver(n, func.module, func)
-            for n in walk_scope(func.node)
-        )  # fmt: skip
+        if func.node not in self._del:
+            self._del[func.node] = any(
+                isinstance(n, ast.Call) and (last_name(n.func) or "") in REDIS_DELETES
+                and self._shared_receiver(n, func.module, func)
+                for n in walk_scope(func.node)
+            )  # fmt: skip
+        return self._del[func.node]
 
     def _plain_shared_write(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> bool:
         name = last_name(call.func) or ""
@@ -381,16 +390,21 @@ def _pipes(scope_node: ast.AST) -> set[str]:
     return names
 
 
-def _status_assignments(scope_node: ast.AST) -> str | None:
-    """``job.status = Status.ABORTING`` in this scope: the status a later save writes."""
-    for node in walk_scope(scope_node):
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Attribute) and t.attr in ("status", "state") for t in node.targets
-        ):
+def _status_assignments(scope_node: ast.AST) -> tuple[str, int] | None:
+    """``job.status = Status.ABORTING`` (or ``job["status"] = ...``) in this scope, and its line:
+    the status a later plain write of the job saves."""
+    for node in ordered(walk_scope(scope_node)):
+        if isinstance(node, ast.Assign) and any(_status_target(t) for t in node.targets):
             found = status_value(node.value)
             if found:
-                return found
+                return found, node.lineno
     return None
+
+
+def _status_target(node: ast.AST) -> bool:
+    if isinstance(node, ast.Attribute):
+        return node.attr in ("status", "state")
+    return isinstance(node, ast.Subscript) and _field(node.slice)
 
 
 def _control(node: ast.AST) -> list[ast.AST]:
@@ -437,11 +451,17 @@ def check_r3(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
 
 
 def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding]:
+    if not (RECOVERY_NAME.search(scope.name) or RECOVERY_NAME.search(scope.class_name or "")):
+        return []  # rule 3 is about recovery and requeue paths; an owner finishing its own task is not a race
     func = flow.project.funcs.get(scope.node)
     nodes = ordered(walk_scope(scope.node))
     calls = [n for n in nodes if isinstance(n, ast.Call)]
     pipes = _pipes(scope.node)
+    assigned = _status_assignments(scope.node)
     writes = [(c, flow.write(c, mod, func, pipes)) for c in calls]
+    if assigned:  # ``job.status = X`` then a plain write of the job writes X
+        writes = [(c, Write(assigned[0]) if w is None and c.lineno >= assigned[1]
+                   and flow._plain_shared_write(c, mod, func) else w) for c, w in writes]
     writes = [(c, w) for c, w in writes if w is not None]
     if not writes:
         return []
@@ -471,7 +491,6 @@ def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding
         if isinstance(n, (ast.With, ast.AsyncWith))
         and any("lock" in (dotted(item.context_expr) or "").lower() for item in n.items)
     ]  # fmt: skip
-    recovery = bool(RECOVERY_NAME.search(scope.name) or RECOVERY_NAME.search(scope.class_name or ""))
     findings: list[Finding] = []
     for write, done in writes:
         pos = (write.lineno, write.col_offset)
@@ -483,8 +502,6 @@ def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding
         deciding = [test for stmt, test in checks if stmt in ancestors or first.lineno <= test.lineno <= write.lineno]
         if not deciding:
             continue
-        if not recovery:
-            continue  # rule 3 is about recovery and requeue paths; an owner finishing its own task is not a race
         if done.delete and not any(STALE_WORD.search(_words(test) + " " + _words(first)) for test in deciding):
             continue  # deletes count only when they act on a stale heartbeat or lease
         if any(line <= write.lineno for line in safe_lines):
