@@ -112,3 +112,13 @@ def test_suppression_comments_keep_their_reason() -> None:
     assert [f.suppressed for f in bare.suppressed] == [""]
     data = json.loads(review.to_json())
     assert data["findings"] == [] and data["suppressed"][0]["reason"] == "runs once, before the loop serves"
+
+
+def test_notebook_view_shows_suppressed_and_skipped_and_no_green_tick_when_skipping(workdir: Path) -> None:
+    quiet = review_source("import time\nasync def f():\n    time.sleep(1)  # labkit: ignore[R1] demo only\n")
+    shown = quiet._repr_html_()
+    assert "&#10004;" in shown and "suppressed: demo only" in shown
+    (workdir / "ok.py").write_text("x = 1\n")
+    (workdir / "broken.py").write_text("def broken(:\n")
+    partial = review_paths([workdir])._repr_html_()
+    assert "&#10004;" not in partial and "broken.py: skipped, line 1: syntax error" in partial

@@ -143,9 +143,11 @@ class Review:
             f'<div style="color:#555">{html.escape(item.text())}</div>' for item in (*self.suppressed, *self.skipped)
         )
         if not self.findings:
+            # amber, not green, when skipped files went unchecked
+            back, edge, mark = ("#fff8e1", "#f9a825", "&#9888;") if self.skipped else ("#e8f5e9", "#2e7d32", "&#10004;")
             return (
-                '<div class="labkit-review" style="background:#e8f5e9;border-left:6px solid #2e7d32;'
-                f'padding:8px 12px">&#10004; {html.escape(self.summary())}{notes}</div>'
+                f'<div class="labkit-review" style="background:{back};border-left:6px solid {edge};'
+                f'padding:8px 12px">{mark} {html.escape(self.summary())}{notes}</div>'
             )
         rows = "".join(
             "<tr>"
