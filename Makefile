@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m labkit jupyter-settings
 	@touch $@
 
 # Jupyter refuses to run as root unless told; containers and Binder-like hosts run as root.

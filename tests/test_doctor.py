@@ -46,3 +46,21 @@ def test_missing_server_binary_fails_with_how_to_get_one() -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = subprocess.run([sys.executable, "-m", "labkit", "dance"], capture_output=True, text=True)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_windows_gets_the_ways_that_work_instead_of_a_missing_server() -> None:
+    # Native Windows cannot run the embedded server; the doctor must say what works there.
+    # A fresh process, told it runs on Windows, so no server started by another test is reused.
+    probe = (
+        "import sys\n"
+        "from labkit.cli.doctor import check_redis\n"
+        "sys.platform = 'win32'\n"
+        "f = check_redis(); print(f.ok); print(f.detail, f.fix)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    ok, text = out.stdout.split("\n", 1)
+    assert ok == "False"
+    for way in ("Binder", "WSL", "REDIS_URL"):
+        assert way in text, text

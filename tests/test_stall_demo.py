@@ -33,13 +33,14 @@ async def test_blocking_run_stalls_and_misses_heartbeats() -> None:
 
 
 async def test_to_thread_run_keeps_the_loop_free() -> None:
+    # A contrast with the blocking run on the same loop, not an absolute bound: a busy machine may delay one beat.
+    blocking = await run_stall("blocking", "io", call_s=0.2, requests=3)
     run = await run_stall("to_thread", "io", call_s=0.2, requests=3)
     assert run.replies_ok
-    assert run.monitor.stall_count == 0
-    assert run.p99_ms < 25  # loose bound: this is a test, not the benchmark
-    assert run.work_s < 0.35  # all three at once
-    assert run.heartbeat.missed == ()
-    assert not run.heartbeat.looked_dead
+    assert run.p99_ms * 10 < blocking.p99_ms
+    assert run.work_s * 2 < blocking.work_s  # all three at once
+    assert len(run.heartbeat.missed) <= 1 < 4 <= len(blocking.heartbeat.missed)
+    assert not run.heartbeat.looked_dead and blocking.heartbeat.looked_dead
 
 
 async def test_async_client_cpu_work_still_stalls() -> None:

@@ -50,6 +50,13 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _jupyter_settings(args: argparse.Namespace) -> int:
+    from .jupyter_settings import write_overrides
+
+    print(f"wrote {write_overrides()}")
+    return 0
+
+
 def _reset(args: argparse.Namespace) -> int:
     from .reset import reset
 
@@ -74,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     reset = commands.add_parser("reset", help="stop stray lab servers and workers; clear your keys on REDIS_URL")
     reset.add_argument("--dry-run", action="store_true", help="only list what would be stopped or deleted")
     reset.set_defaults(run=_reset)
+    commands.add_parser(
+        "jupyter-settings", help="write the lab's JupyterLab defaults into this environment (no news pop-up)",
+    ).set_defaults(run=_jupyter_settings)
     args = parser.parse_args(argv)
     from ..errors import LabError
 

