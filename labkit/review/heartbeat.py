@@ -38,7 +38,7 @@ def is_heartbeat(call: ast.Call) -> bool:
     name = (last_name(call.func) or "").lower()
     if HEARTBEAT_NAME.search(name) and not NOT_A_BEAT.search(name):
         return True
-    return name in REDIS_BEATS and bool(call.args) and bool(HEARTBEAT_KEY.search(_key_text(call.args[0])))
+    return name in REDIS_BEATS and any(HEARTBEAT_KEY.search(_key_text(arg)) for arg in call.args)
 
 
 def _loop_of(node: ast.AST, mod: ModuleInfo, scope: Scope) -> ast.AST | None:
@@ -76,15 +76,15 @@ def _shared_loop(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
             if not isinstance(node, ast.Call):
                 continue
             spawned = last_name(node.func) in SPAWNERS
-            inner = [a for a in node.args if isinstance(a, ast.Call)] if spawned else [node]
-            for call in inner:
-                target = project.target(call, mod, func)
+            inner = [a for a in node.args if isinstance(a, (ast.Call, ast.Name, ast.Attribute))] if spawned else [node]
+            for call in inner:  # ``create_task(beat())``, or ``nursery.start_soon(beat)`` (a reference)
+                target = project.reference(call.func if isinstance(call, ast.Call) else call, mod, func)
                 if not (isinstance(target, Func) and target.is_async):
                     continue
                 if spawned and _beats(target):
                     beats.append((node, target))
                 elif spawned or mod.is_awaited(call):
-                    work.append((call, target))
+                    work.append((node if not isinstance(call, ast.Call) else call, target))
         for spawn, beat in beats:
             for call, job in work:
                 blocked = blocker.async_blocks(job)

@@ -39,7 +39,8 @@ REDIS_READS = {
     "get", "hget", "hgetall", "hmget", "mget", "smembers", "sscan", "scan", "scan_iter", "sscan_iter",
     "hscan", "hscan_iter", "keys", "lrange", "zrange", "zrangebyscore", "zrevrange", "zrevrangebyscore", "zscore",
     "exists", "sismember", "scard", "llen", "hexists", "hlen", "xrange", "zcard", "hvals", "hkeys", "ttl", "pttl",
-    "zrangebylex", "zrank", "type", "json_get",
+    "zrangebylex", "zrank", "type", "json_get", "zcount", "xpending", "xpending_range", "xinfo_consumers",
+    "xinfo_groups", "hrandfield", "srandmember",
 }  # fmt: skip
 DB_READS = {"fetchone", "fetchall", "fetchmany", "fetchval", "fetchrow", "scalar", "scalars", "scalar_one", "one",
             "one_or_none"}
@@ -81,6 +82,7 @@ RECOVERY_NAME = re.compile(
     re.IGNORECASE,
 )
 STALE_WORD = re.compile(r"heart_?beat|beat|alive|lease|last_?seen|stale|worker|consumer")
+TIME_WORD = re.compile(r"now|time|timeout|ttl|age|last|deadline|expire|since|elapsed")
 
 
 def _sql(call: ast.Call) -> str:
@@ -239,6 +241,16 @@ class StateFlow:
         if isinstance(call.func, ast.Attribute) and STORE_NAME.match(last_name(call.func.value) or ""):
             return bool(READ_NAME.search(name) or STATE_WORD.search(name)) and not WRITE_NAME.search(name)
         return False
+
+    def is_direct_read(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> bool:
+        """A read of shared state made here or by a thin wrapper (a method whose own body reads)."""
+        targets = self.project.implementations(call, mod, func)
+        if not targets:
+            return self.is_read(call, mod, func)
+        return any(
+            isinstance(n, ast.Call) and not self.project.implementations(n, t.module, t) and self.is_read(n, t.module, t)
+            for t in targets for n in walk_scope(t.node)
+        )  # fmt: skip
 
     def reads(self, func: Func) -> bool:
         if func.node not in self._reads:
@@ -451,8 +463,12 @@ def check_r3(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
 
 
 def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding]:
-    if not (RECOVERY_NAME.search(scope.name) or RECOVERY_NAME.search(scope.class_name or "")):
-        return []  # rule 3 is about recovery and requeue paths; an owner finishing its own task is not a race
+    recovery = bool(RECOVERY_NAME.search(scope.name) or RECOVERY_NAME.search(scope.class_name or ""))
+    if not recovery and not (
+        any(isinstance(n, ast.Call) and last_name(n.func) in REDIS_DELETES for n in walk_scope(scope.node))
+        and STALE_WORD.search(_words(scope.node))
+    ):
+        return []  # rule 3 is about recovery paths, and deletes of another worker's stale registration
     func = flow.project.funcs.get(scope.node)
     nodes = ordered(walk_scope(scope.node))
     calls = [n for n in nodes if isinstance(n, ast.Call)]
@@ -502,8 +518,10 @@ def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding
         deciding = [test for stmt, test in checks if stmt in ancestors or first.lineno <= test.lineno <= write.lineno]
         if not deciding:
             continue
-        if done.delete and not any(STALE_WORD.search(_words(test) + " " + _words(first)) for test in deciding):
-            continue  # deletes count only when they act on a stale heartbeat or lease
+        if not recovery and not done.delete:
+            continue  # an owner finishing the task it holds is not racing anyone
+        if done.delete and not _stale_delete(deciding, [r for r in earlier if flow.is_direct_read(r, mod, func)]):
+            continue  # deletes count only when they act on a heartbeat or lease judged stale in Python
         if any(line <= write.lineno for line in safe_lines):
             continue
         if any(lock in ancestors and _inside(first, lock, mod) for lock in locks):
@@ -528,6 +546,15 @@ def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding
             write.end_lineno or 0,
         ))
     return findings
+
+
+def _stale_delete(tests: list[ast.AST], reads: list[ast.Call]) -> bool:
+    """A delete decided on another worker's heartbeat read and judged stale here, by a time comparison
+    (not on a key the server already expired: that verdict was atomic)."""
+    if not reads:
+        return False
+    words = " ".join(_words(n) for n in [*tests, *reads])
+    return bool(STALE_WORD.search(words) and TIME_WORD.search(words))
 
 
 def _words(node: ast.AST) -> str:
