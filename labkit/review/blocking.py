@@ -15,6 +15,7 @@ reference, not a call, so it is never flagged.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from .config import ReviewConfig
@@ -43,6 +44,7 @@ EXACT = {
 HTTP_MODULES = {"requests", "httpx", "urllib3"}
 HTTP_VERBS = {"get", "post", "put", "patch", "delete", "head", "options", "request", "stream", "urlopen", "send"}
 PATH_IO = {"read_text", "write_text", "read_bytes", "write_bytes"}
+PATH_NAME = re.compile(r"path|file|dir|^p$", re.IGNORECASE)  # a receiver of read_text() that is a Path
 # Methods of a sync Redis client that return at once without a round trip.
 CLIENT_LOCAL = {
     "pipeline", "lock", "pubsub", "register_script", "get_connection_kwargs", "get_encoder", "from_url",
@@ -123,15 +125,15 @@ class Blocker:
     def _direct(self, call: ast.Call, mod: ModuleInfo, func: Func | None, text: str) -> Blocking | None:
         name = mod.resolve(call.func) or ""
         attr = last_name(call.func)
-        if name in EXACT:
+        if name in EXACT and not _no_hang(call):
             return _leaf(EXACT[name], text)
         head = name.split(".")[0]
         if head in HTTP_MODULES and attr in HTTP_VERBS and name.count(".") == 1:
             return _leaf("http", text)
         if isinstance(call.func, ast.Attribute):
-            if attr in PATH_IO:
-                return _leaf("file", text)
             kind = self._receiver_kind(call.func.value, mod, func)
+            if attr in PATH_IO and (kind == "path" or PATH_NAME.search(last_name(call.func.value) or "")):
+                return _leaf("file", text)
             if kind == "redis" and attr not in CLIENT_LOCAL and not (attr or "").startswith("_"):
                 return _leaf("redis", text)
             if kind == "redis-pipe" and attr == "execute":
@@ -209,6 +211,11 @@ def _step(text: str, label: str) -> tuple[str, ...]:
 
 def _leaf(category: str, text: str) -> Blocking:
     return Blocking(category, (f"{text} ({LEAF[category]})",) if category != "sleep" else (text,), text)
+
+
+def _no_hang(call: ast.Call) -> bool:
+    """``os.waitpid(pid, os.WNOHANG)`` returns at once."""
+    return any(last_name(arg) == "WNOHANG" for arg in [*call.args, *(k.value for k in call.keywords)])
 
 
 def _non_blocking_acquire(call: ast.Call) -> bool:

@@ -90,8 +90,12 @@ def _passed_along(call: ast.Call, mod: ModuleInfo, scope: Scope) -> bool:
         return True
     if isinstance(parent, ast.Return) or (isinstance(parent, ast.Lambda) and node is parent.body):
         return True  # handed back to the caller (a lambda returns its body)
+    if isinstance(parent, (ast.Yield, ast.YieldFrom, ast.Attribute)):
+        return True  # yielded to a generator-based coroutine's runner, or used: ``coro().__await__()``
     if isinstance(parent, (ast.Assign, ast.AnnAssign)):
         targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        if any(not isinstance(t, ast.Name) for t in targets):
+            return True  # kept on an object or in a container for later
         names = {t.id for t in targets if isinstance(t, ast.Name)}
         for other in ast.walk(scope.node):
             if isinstance(other, ast.Call) and other is not call:

@@ -51,6 +51,7 @@ EXTERNAL_TYPES = {
     **dict.fromkeys(("logging.getLogger", "logging.Logger", "logging.LoggerAdapter", "structlog.get_logger",
                      "loguru.logger", "logging.root"), "logger"),
     **dict.fromkeys(("asyncio.Event",), "aevent"),
+    **dict.fromkeys(("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"), "path"),
     **dict.fromkeys(("sqlite3.connect", "psycopg2.connect", "psycopg.connect", "pymysql.connect"), "sql"),
 }  # fmt: skip
 SYNC_REDIS_KINDS = {"redis", "redis-pipe"}

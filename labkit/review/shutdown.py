@@ -147,12 +147,12 @@ def _handler_findings(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
             if not isinstance(node, ast.Call):
                 continue
             name = mod.resolve(node.func) or ""
-            if name == "signal.signal" and len(node.args) > 1:
-                given = node.args[1]
-            elif last_name(node.func) == "add_signal_handler" and len(node.args) > 1:
+            if (name == "signal.signal" or last_name(node.func) == "add_signal_handler") and len(node.args) > 1:
                 given = node.args[1]
             else:
                 continue
+            if not _stop_signal(node.args[0]):
+                continue  # SIGCHLD, SIGUSR1...: not a request to shut down
             body, label, where = _handler_body(given, mod, scope, blocker)
             if body is None:
                 continue
@@ -178,6 +178,16 @@ def _handler_findings(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
                         call.end_lineno or 0,
                     ))
     return findings
+
+
+OTHER_SIGNALS = re.compile(r"SIG(CHLD|CLD|USR1|USR2|WINCH|ALRM|PIPE|CONT|TSTP|TTIN|TTOU|IO|PROF|VTALRM|URG)$")
+
+
+def _stop_signal(node: ast.AST) -> bool:
+    """The signal named is one that asks a process to stop (or a variable: it may be)."""
+    named = [last_name(n) or "" for n in ast.walk(node) if isinstance(n, (ast.Name, ast.Attribute))]
+    named = [n for n in named if n.startswith("SIG")]
+    return not named or not all(OTHER_SIGNALS.match(n) for n in named)
 
 
 def _second_signal(call: ast.AST, body: ast.AST, mod: ModuleInfo) -> bool:
