@@ -1,7 +1,8 @@
 """Precision and recall of the five-rule reviewer on its labelled corpus.
 
-The corpus is tests/review_corpus/: small snippets, each declaring on its first
-line the findings it should produce. Also reports how long a review of the
+The corpus is tests/review_corpus/: small snippets and a few multi-file
+packages (reviewed together, so calls between their files count), each file
+declaring on its first line the findings it should produce. Also reports how long a review of the
 lab's own package takes. Prints one JSON object on its last line.
 """
 

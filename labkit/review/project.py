@@ -54,9 +54,7 @@ EXTERNAL_TYPES = {
     **dict.fromkeys(("pathlib.Path", "pathlib.PurePath", "pathlib.PosixPath"), "path"),
     **dict.fromkeys(("sqlite3.connect", "psycopg2.connect", "psycopg.connect", "pymysql.connect"), "sql"),
 }  # fmt: skip
-SYNC_REDIS_KINDS = {"redis", "redis-pipe"}
-ASYNC_REDIS_KINDS = {"aredis", "aredis-pipe"}
-REDIS_KINDS = SYNC_REDIS_KINDS | ASYNC_REDIS_KINDS
+REDIS_KINDS = {"redis", "redis-pipe", "aredis", "aredis-pipe"}
 
 
 @dataclass(eq=False)
@@ -205,12 +203,6 @@ class Project:
             self.classes.append(found)
         return found
 
-    def class_info(self, node: ast.ClassDef, mod: ModuleInfo) -> ClassInfo:
-        return self._class(node, mod)
-
-    def func_of(self, scope: Scope) -> Func | None:
-        return self.funcs.get(scope.node)
-
     # -- symbols -------------------------------------------------------------
     def lookup(self, dotted_name: str) -> Symbol | None:
         """A dotted name (``pkg.mod.Class.method``) -> what the reviewed code defines there."""
@@ -347,13 +339,16 @@ class Project:
         if name not in table:
             return _UNBOUND
         for value in table[name]:
-            if isinstance(value, ast.arg):
-                found = self.annotation_type(value.annotation, func.module, depth)
-            else:
-                found = self.type_of(value, func.module, func, depth + 1)
+            found = self._value_type(value, func.module, func, depth)
             if found:
                 return found
         return None
+
+    def _value_type(self, value: ast.AST, mod: ModuleInfo, func: Func | None, depth: int) -> Type | None:
+        """A bound value's type: a parameter's from its annotation, anything else from the expression."""
+        if isinstance(value, ast.arg):
+            return self.annotation_type(value.annotation, mod, depth)
+        return self.type_of(value, mod, func, depth + 1)
 
     def _attr_type(self, cls: ClassInfo, attr: str, depth: int) -> Type | None:
         for owner in cls.mro():
@@ -362,10 +357,7 @@ class Project:
                 if found:
                     return found
             for value, where in owner.attrs.get(attr, []):
-                if isinstance(value, ast.arg):
-                    found = self.annotation_type(value.annotation, owner.module, depth)
-                else:
-                    found = self.type_of(value, owner.module, where, depth + 1)
+                found = self._value_type(value, owner.module, where, depth)
                 if found:
                     return found
         return None

@@ -136,26 +136,22 @@ def _statuses(call: ast.Call) -> list[str]:
     after_field = False
     for arg in call.args:
         if isinstance(arg, ast.Dict):
-            out += [v for k, val in zip(arg.keys, arg.values) if _field(k) and (v := _any_status(val))]
+            out += [v for k, val in zip(arg.keys, arg.values) if _field(k) and (v := status_value(val))]
         else:
-            value = _any_status(arg) if after_field else _strict_status(arg)
+            value = status_value(arg) if after_field else _strict_status(arg)
             if value:
                 out.append(value)
         after_field = _field(arg)
     for kw in call.keywords:
         if isinstance(kw.value, ast.Dict):
-            out += [v for k, val in zip(kw.value.keys, kw.value.values) if _field(k) and (v := _any_status(val))]
-        elif (value := _any_status(kw.value) if kw.arg in ("status", "state") else _strict_status(kw.value)):
+            out += [v for k, val in zip(kw.value.keys, kw.value.values) if _field(k) and (v := status_value(val))]
+        elif (value := status_value(kw.value) if kw.arg in ("status", "state") else _strict_status(kw.value)):
             out.append(value)
     return out
 
 
 def _field(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() in ("status", "state")
-
-
-def _any_status(node: ast.AST) -> str | None:
-    return status_value(node)
 
 
 def _strict_status(node: ast.AST) -> str | None:
@@ -540,8 +536,8 @@ def _check_scope(mod: ModuleInfo, scope: Scope, flow: StateFlow) -> list[Finding
             )
         findings.append(Finding(
             mod.path, write.lineno, write.col_offset, "R3", message,
-            f"make the check and the write one atomic step: WATCH the keys and write in MULTI/EXEC (retry on "
-            f"WatchError), or a Lua script that re-checks the state and writes only if it is still what you read; "
+            "make the check and the write one atomic step: WATCH the keys and write in MULTI/EXEC (retry on "
+            "WatchError), or a Lua script that re-checks the state and writes only if it is still what you read; "
             "a re-check just before the write only narrows the window",
             write.end_lineno or 0,
         ))
@@ -562,11 +558,6 @@ def _words(node: ast.AST) -> str:
     parts += [n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)]
     parts += [str(n.value) for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     return " ".join(parts).lower()
-
-
-def _status_test(test: ast.AST) -> bool:
-    """A test on a status: compares with a status value, or reads a ``status``/``state``."""
-    return any(status_value(n) for n in ast.walk(test)) or bool(re.search(r"\b\w*(status|state)\w*\b", _words(test)))
 
 
 def _inside(node: ast.AST, container: ast.AST, mod: ModuleInfo) -> bool:
