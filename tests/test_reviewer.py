@@ -244,3 +244,12 @@ def test_r2_needs_a_resolved_coroutine() -> None:
     )
     [finding] = review_source(code)
     assert finding.rule == "R2" and finding.line == 4  # only the call to our own `info`, from sync code
+
+
+def test_import_cycles_do_not_stop_a_review(tmp_path: Path) -> None:
+    pkg = tmp_path / "cyclic"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .b import helper\n\nasync def run():\n    helper()\n")
+    (pkg / "b.py").write_text("from .a import helper\nimport time\n\nasync def main():\n    time.sleep(1)\n")
+    assert review_paths([pkg]).rules() == ["R1"]

@@ -151,6 +151,7 @@ class Project:
         self._class_of_node: dict[ast.AST, ClassInfo] = {}
         self._types: dict[int, Type | None] = {}
         self._locals: dict[ast.AST, dict[str, list[ast.AST]]] = {}
+        self._following: set[tuple[int, str]] = set()
         for mod in modules:
             self.by_name.setdefault(mod.name, mod)
         for mod in modules:
@@ -241,8 +242,13 @@ class Project:
         if values:
             return (mod, values[0])
         imported = mod.imports.get(name)
-        if imported and depth < 8:
-            target = self.lookup(imported)
+        key = (id(mod), name)
+        if imported and depth < 8 and key not in self._following:
+            self._following.add(key)  # import cycles: ``a`` imports from ``b``, which imports from ``a``
+            try:
+                target = self.lookup(imported)
+            finally:
+                self._following.discard(key)
             if target is not None:
                 return target
         sub = self.by_name.get(f"{mod.name}.{name}")
