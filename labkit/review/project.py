@@ -152,6 +152,7 @@ class Project:
         self._types: dict[int, Type | None] = {}
         self._locals: dict[ast.AST, dict[str, list[ast.AST]]] = {}
         self._following: set[tuple[int, str]] = set()
+        self._callers: dict[ast.AST, list[tuple[ast.Call, ModuleInfo, Func | None, int]]] | None = None
         for mod in modules:
             self.by_name.setdefault(mod.name, mod)
         for mod in modules:
@@ -327,7 +328,8 @@ class Project:
         symbol = self._module_attr(mod, name)
         return self._symbol_type(symbol, depth)
 
-    def _local_type(self, name: str, func: Func, depth: int) -> Type | None | object:
+    def _table(self, func: Func) -> dict[str, list[ast.AST]]:
+        """Every name a function binds (its parameters first) -> the values bound to it."""
         table = self._locals.get(func.node)
         if table is None:
             table = {}
@@ -342,6 +344,10 @@ class Project:
                     if isinstance(target, ast.Name):
                         table.setdefault(target.id, []).append(value)
             self._locals[func.node] = table
+        return table
+
+    def _local_type(self, name: str, func: Func, depth: int) -> Type | None | object:
+        table = self._table(func)
         if name not in table:
             return _UNBOUND
         for value in table[name]:
@@ -351,10 +357,56 @@ class Project:
         return None
 
     def _value_type(self, value: ast.AST, mod: ModuleInfo, func: Func | None, depth: int) -> Type | None:
-        """A bound value's type: a parameter's from its annotation, anything else from the expression."""
+        """A bound value's type: a parameter's from its annotation (else from what its callers pass),
+        anything else from the expression."""
         if isinstance(value, ast.arg):
+            if value.annotation is None and func is not None:
+                return self._passed_type(func, value, depth)
             return self.annotation_type(value.annotation, mod, depth)
         return self.type_of(value, mod, func, depth + 1)
+
+    def _passed_type(self, func: Func, param: ast.arg, depth: int) -> Type | None:
+        """What the callers pass for an unannotated parameter, when they agree (``claim(redis.Redis())``)."""
+        found: set[Type] = set()
+        for call, mod, caller, shift in self.callers(func):
+            given = _argument(call, func.node, param, shift)
+            kind = self.type_of(given, mod, caller, depth + 1) if given is not None else None
+            if kind is not None:
+                found.add(kind)
+        return found.pop() if len(found) == 1 else None
+
+    def callers(self, func: Func) -> list[tuple[ast.Call, ModuleInfo, Func | None, int]]:
+        """Call sites of a reviewed function found by name alone (``f(...)``, ``self.f(...)``), no types
+        needed: (call, module, calling function, how many leading parameters the call fills itself)."""
+        if self._callers is None:
+            self._callers = {}
+            for mod in self.modules:
+                for scope in mod.scopes:
+                    caller = self.funcs.get(scope.node)
+                    for node in walk_scope(scope.node):
+                        if isinstance(node, ast.Call):
+                            found = self._called_by_name(node, mod, caller)
+                            if found is not None:
+                                self._callers.setdefault(found[0].node, []).append((node, mod, caller, found[1]))
+        return self._callers.get(func.node, [])
+
+    def _called_by_name(self, call: ast.Call, mod: ModuleInfo, caller: Func | None) -> tuple[Func, int] | None:
+        callee = call.func
+        if isinstance(callee, ast.Name):
+            if caller is not None and callee.id in self._table(caller):
+                return None
+            symbol = self._module_attr(mod, callee.id)
+            return (symbol, 0) if isinstance(symbol, Func) and symbol.cls is None else None
+        if (
+            isinstance(callee, ast.Attribute)
+            and isinstance(callee.value, ast.Name)
+            and callee.value.id == "self"
+            and caller is not None
+            and caller.cls is not None
+        ):
+            method = caller.cls.method(callee.attr)
+            return (method, 1) if method is not None else None
+        return None
 
     def _attr_type(self, cls: ClassInfo, attr: str, depth: int) -> Type | None:
         for owner in cls.mro():
@@ -461,7 +513,7 @@ class Project:
     def reference(self, callee: ast.AST, mod: ModuleInfo, func: Func | None, depth: int = 0) -> Func | ClassInfo | None:
         """The reviewed function, method or class that a name or attribute refers to."""
         if isinstance(callee, ast.Name):
-            if func is not None and self._local_type(callee.id, func, depth) is not _UNBOUND:
+            if func is not None and callee.id in self._table(func):
                 return None  # a local variable or parameter: we do not know what it holds
             symbol = self._module_attr(mod, callee.id)
             return symbol if isinstance(symbol, (Func, ClassInfo)) else None
@@ -510,6 +562,19 @@ class Project:
 
 
 _UNBOUND = object()
+
+
+def _argument(call: ast.Call, node: ast.FunctionDef | ast.AsyncFunctionDef, param: ast.arg, shift: int) -> ast.AST | None:
+    """The expression ``call`` passes for ``param`` (``shift``: leading parameters filled by the call itself)."""
+    for kw in call.keywords:
+        if kw.arg == param.arg:
+            return kw.value
+    positional = [*node.args.posonlyargs, *node.args.args]
+    if param in positional:
+        index = positional.index(param) - shift
+        if 0 <= index < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[: index + 1]):
+            return call.args[index]
+    return None
 
 
 def _first_arg(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str | None:
