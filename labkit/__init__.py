@@ -26,6 +26,7 @@ from .lessons.stall_demo import compare as compare_stalls
 from .lessons.stall_demo import run_stall
 from .model import llm
 from .model.cpu_pool import shutdown_shared_pool
+from .model.endpoint import ModelEndpoint, ask, model_endpoint
 from .redis.target import RedisTarget, redis_target
 from .review import Finding, Review, ReviewError, review_paths, review_source
 from .tasks import completion, reconcilers
@@ -54,9 +55,9 @@ __all__ = [
     "DONE", "FAIL", "QUEUED", "RUNNING",
     "ChaosResult", "CheckFailed", "CheckResult", "Explorer", "Finding", "IngestService", "LabError",
     "LoopMonitor", "MonitorResult", "NotYet", "RedisBinaryNotFound", "RedisStartError", "RedisTarget",
-    "RedisUnreachable", "Review", "ReviewError", "Store",
-    "boundaries", "check", "compare_heartbeats", "compare_shutdowns", "compare_stalls", "completion",
-    "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "race_demo", "reconcilers",
+    "ModelEndpoint", "RedisUnreachable", "Review", "ReviewError", "Store",
+    "ask", "boundaries", "check", "compare_heartbeats", "compare_shutdowns", "compare_stalls", "completion",
+    "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "model_endpoint", "race_demo", "reconcilers",
     "recovery_loop", "redis_target", "review_paths", "review_source", "run_chaos", "run_doctor",
     "run_heartbeat_demo", "run_shutdown_demo", "run_stall", "shutdown_shared_pool", "step",
     *_WIDGETS,
