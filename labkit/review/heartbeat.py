@@ -53,6 +53,17 @@ def _loop_of(node: ast.AST, mod: ModuleInfo, scope: Scope) -> ast.AST | None:
 SPAWNERS = {"create_task", "ensure_future", "start_soon", "gather", "run_coroutine_threadsafe"}
 
 
+RECOVERY_LOOP = re.compile(r"reconcil|recover|requeue|reap|sweep|watchdog|janitor|lease", re.IGNORECASE)
+
+
+def _time_sensitive(func: Func) -> str | None:
+    """``heartbeat`` or ``recovery loop`` for an ``async def`` whose timing others rely on, else None."""
+    if _beats(func):
+        return "heartbeat"
+    has_loop = any(isinstance(n, LOOPS) for n in walk_scope(func.node))
+    return "recovery loop" if has_loop and RECOVERY_LOOP.search(func.name) else None
+
+
 def _beats(func: Func) -> bool:
     """An ``async def`` that is a heartbeat or lease loop: by its name, or a beat sent inside a loop."""
     name = func.name.lower()
@@ -70,7 +81,7 @@ def _shared_loop(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
     findings: list[Finding] = []
     for scope in mod.scopes:
         func = project.funcs.get(scope.node)
-        beats: list[tuple[ast.Call, Func]] = []
+        beats: list[tuple[ast.Call, Func, str]] = []
         work: list[tuple[ast.Call, Func]] = []
         for node in ordered(walk_scope(scope.node)):
             if not isinstance(node, ast.Call):
@@ -81,20 +92,22 @@ def _shared_loop(mod: ModuleInfo, blocker: Blocker) -> list[Finding]:
                 target = project.reference(call.func if isinstance(call, ast.Call) else call, mod, func)
                 if not (isinstance(target, Func) and target.is_async):
                     continue
-                if spawned and _beats(target):
-                    beats.append((node, target))
+                what = _time_sensitive(target) if spawned else None
+                if what:
+                    beats.append((node, target, what))
                 elif spawned or mod.is_awaited(call):
                     work.append((node if not isinstance(call, ast.Call) else call, target))
-        for spawn, beat in beats:
+        for spawn, beat, what in beats:
             for call, job in work:
                 blocked = blocker.async_blocks(job)
                 if not blocked or job is beat:
                     continue
                 findings.append(Finding(
                     mod.path, spawn.lineno, spawn.col_offset, "R4",
-                    f"heartbeat `{beat.label}` runs as a task on the same event loop as `{job.label}` (line "
-                    f"{call.lineno}), which blocks it ({job.label} → {blocked.what}): while that runs no beat is "
-                    "sent, so the worker looks dead and its task is handed out again",
+                    f"{what} `{beat.label}` runs as a task on the same event loop as `{job.label}` (line "
+                    f"{call.lineno}), which blocks it ({job.label} → {blocked.what}): while that runs "
+                    + ("no beat is sent, so the worker looks dead and its task is handed out again" if what == "heartbeat"
+                       else "its timing checks run late and judge leases and heartbeats on stale clocks"),
                     "offload the blocking work (`await asyncio.to_thread(...)`, an async client), or beat from a "
                     "thread or process of its own that a stalled loop cannot hold up",
                     spawn.end_lineno or 0,
