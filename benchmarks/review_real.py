@@ -1,4 +1,4 @@
-"""How right the five-rule reviewer is on real worker and task-queue libraries.
+"""How right the five-rule reviewer is on real worker and task-queue libraries (and redis-py).
 
 Run ``python benchmarks/review_real.py``. It fetches pinned releases from PyPI
 into a cache at run time (``pypi_cache.py``; nothing of their code is in this
@@ -42,6 +42,7 @@ LIBRARIES = [
     ("dramatiq", "2.2.1"),
     ("huey", "3.5.4"),
     ("taskiq", "0.13.0"),
+    ("redis", "8.1.0"),  # the client most of them use: sync and asyncio APIs side by side, a hard case for R1/R2
 ]
 EXPECTATIONS = Path(__file__).with_name("review_expectations.toml")
 TARGET = {"precision": 0.9, "false_per_10k_lines": 1.0}
