@@ -111,43 +111,44 @@ class Blocker:
         if mod.is_awaited(call):
             return None  # an awaited call is a coroutine, not sync work
         func = self.func(scope)
-        text = dotted(call.func) or "<call>"
-        direct = self._direct(call, mod, func, text)
+        direct = self._direct(call, mod, func)
         if direct:
             return direct
         target = self.project.target(call, mod, func)
         if isinstance(target, Func) and not target.is_async:
             inner = self.summary(target)
             if inner:
+                text = _text(call)
                 return Blocking("local", (*_step(text, target.label), *inner.chain), text, inner.kind)
         return None
 
-    def _direct(self, call: ast.Call, mod: ModuleInfo, func: Func | None, text: str) -> Blocking | None:
+    def _direct(self, call: ast.Call, mod: ModuleInfo, func: Func | None) -> Blocking | None:
         name = mod.resolve(call.func) or ""
         attr = last_name(call.func)
         if name in EXACT and not _no_hang(call):
-            return _leaf(EXACT[name], text)
+            return _leaf(EXACT[name], call)
         head = name.split(".")[0]
         if head in HTTP_MODULES and attr in HTTP_VERBS and name.count(".") == 1:
-            return _leaf("http", text)
+            return _leaf("http", call)
         if isinstance(call.func, ast.Attribute):
             kind = self._receiver_kind(call.func.value, mod, func)
             if attr in PATH_IO and (kind == "path" or PATH_NAME.search(last_name(call.func.value) or "")):
-                return _leaf("file", text)
+                return _leaf("file", call)
             if kind == "redis" and attr not in CLIENT_LOCAL and not (attr or "").startswith("_"):
-                return _leaf("redis", text)
+                return _leaf("redis", call)
             if kind == "redis-pipe" and attr == "execute":
-                return _leaf("redis", text)
+                return _leaf("redis", call)
             if kind == "http" and attr in HTTP_VERBS:
-                return _leaf("http", text)
+                return _leaf("http", call)
             if kind == "openai" and attr in LLM_CALLS:
-                return _leaf("llm", text)
+                return _leaf("llm", call)
             if kind == "lock" and attr == "acquire" and not _non_blocking_acquire(call):
-                return _leaf("lock", text)
+                return _leaf("lock", call)
             if kind == "tevent" and attr == "wait":
-                return _leaf("lock", text)
+                return _leaf("lock", call)
         matched = self.config.matches_block_name(name) or self.config.matches_block_name(dotted(call.func))
         if matched:
+            text = _text(call)
             return Blocking("name", (f"{text} (a blocking `{matched}`)",), text)
         return None
 
@@ -195,11 +196,19 @@ class Blocker:
             if isinstance(target, Func) and target.is_async and depth < 6:
                 inner = self.async_blocks(target, depth + 1)
                 if inner:
-                    text = dotted(node.func) or target.label
+                    text = _text(node)
                     found = Blocking("local", (*_step(text, target.label), *inner.chain), text, inner.kind)
                     break
         self._summaries[key] = found  # type: ignore[index]
         return found
+
+
+def _text(call: ast.Call) -> str:
+    """How the call reads in the source (``get_redis().get``), short enough for a message."""
+    if isinstance(call.func, ast.Name):
+        return call.func.id
+    text = ast.unparse(call.func)
+    return text if len(text) <= 60 else (dotted(call.func) or text[:60])
 
 
 def _step(text: str, label: str) -> tuple[str, ...]:
@@ -209,7 +218,8 @@ def _step(text: str, label: str) -> tuple[str, ...]:
     return (text, label)
 
 
-def _leaf(category: str, text: str) -> Blocking:
+def _leaf(category: str, call: ast.Call) -> Blocking:
+    text = _text(call)
     return Blocking(category, (f"{text} ({LEAF[category]})",) if category != "sleep" else (text,), text)
 
 

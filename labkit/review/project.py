@@ -22,7 +22,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Iterator, Union
 
-from .scope import ModuleInfo, Scope, walk_scope
+from .scope import ModuleInfo, Scope, last_name, walk_scope
 
 # Constructors and factories of known clients -> the kind of value they make.
 EXTERNAL_TYPES = {
@@ -418,6 +418,9 @@ class Project:
                 found = self._value_type(value, owner.module, where, depth)
                 if found:
                     return found
+            method = owner.methods.get(attr)
+            if method is not None and any(last_name(d) in ("property", "cached_property") for d in method.node.decorator_list):
+                return self.return_type(method, depth + 1)
         return None
 
     def annotation_type(self, annotation: ast.AST | None, mod: ModuleInfo, depth: int = 0) -> Type | None:
