@@ -48,7 +48,14 @@ Checker = Callable[[Any], Awaitable[str]]
 
 
 class NotYet(Exception):
-    """Raised by a checker: the answer is wrong; the message is the hint."""
+    """Raised by a checker: the answer is wrong; the message is the hint.
+
+    ``details`` (a full traceback, say) is kept folded in the card, below the hint.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
 
 
 def reject_call_result(answer: Any, usage: str) -> None:
@@ -93,6 +100,7 @@ class CheckResult:
     passed: bool
     message: str
     seconds: float
+    details: str = ""
 
     def __bool__(self) -> bool:
         return self.passed
@@ -112,6 +120,9 @@ class CheckResult:
             f'padding:8px 12px;margin:4px 0;font-size:1.05em">'
             f"<b>{label}</b> &mdash; {html.escape(self.exercise)}: {html.escape(self.title)}"
             f'<div style="margin-top:4px;white-space:pre-wrap">{html.escape(self.message)}</div>'
+            + (f'<details style="margin-top:4px"><summary>Full traceback</summary>'
+               f'<pre style="font-size:0.85em">{html.escape(self.details)}</pre></details>' if self.details else "")
+            +
             f'<div style="color:#666;font-size:0.85em">checked in {self.seconds:.2f} s</div></div>'
         )
 
@@ -207,12 +218,13 @@ async def check(
     if not (isinstance(limit, (int, float)) and limit > 0):
         raise LabError(f"time_limit must be a positive number of seconds, got {limit!r}")
     began = time.perf_counter()
+    details = ""
     future = _run_in_thread(lambda: ex.checker(answer))
     try:
         message = await asyncio.wait_for(asyncio.wrap_future(future), timeout=limit)
         passed = True
     except NotYet as exc:
-        message, passed = str(exc), False
+        message, passed, details = str(exc), False, exc.details
     except asyncio.TimeoutError:
         message = (
             f"Your code did not finish within {limit:g} s, so the check gave up on it. "
@@ -221,7 +233,7 @@ async def check(
         passed = False
     except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
         message, passed = _describe_crash(exc), False
-    result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began)
+    result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began, details)
     await asyncio.to_thread(_record, result, expect_pass is not None)  # file I/O stays off the loop
     mode = check_mode()
     if mode and expect_pass is not None:

@@ -65,9 +65,11 @@ def _common_verdict(run: HeartbeatRun, what: str, fix: str) -> None:
                      f"did not complete its tasks.{_log_hint(run)}")
     hung = [w for w, c in run.exit_codes.items() if c is None]
     if hung:
+        stop = ("the function start_heartbeat returns must end the thread (set a threading.Event its loop waits "
+                "on, then join it)." if what == "heartbeat" else
+                f"a thread your {what} starts must end when its work is done (or be started with daemon=True).")
         raise NotYet(f"{', '.join(hung)} did not exit within 3 s of SIGTERM. A non-daemon thread that never stops "
-                     "keeps a process alive: the function start_heartbeat returns must end the thread "
-                     "(set a threading.Event its loop waits on, then join it).")
+                     f"keeps a process alive: {stop}")
     bad = {w: c for w, c in run.exit_codes.items() if c != 0}
     if bad:
         raise NotYet(f"After SIGTERM the workers exited with {bad}, not 0.{_log_hint(run)}")
