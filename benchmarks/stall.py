@@ -11,14 +11,23 @@ run on this machine; the last line printed is one JSON object:
 - ``p99_lag_ms``: p99 tick lag for each strategy (blocking, to_thread,
   async_client, process_pool) with I/O-bound and CPU-bound work;
 - ``monitor_overhead_pct``: the CPU the monitor itself costs, as a percentage
-  of one core: process CPU time of an idle loop with the monitor minus without.
+  of one core: process CPU time of an idle loop with the monitor minus without;
+- ``mixed_schedule``: a schedule of stalls from 20 to 300 ms, sleeping and
+  computing, watched at once by ``LoopMonitor()`` with its defaults and by
+  asyncio debug mode (its slow-callback log at 20 and at 100 ms): stalls
+  caught, total stalled time against the truth, and how many were named to the
+  line that blocked;
+- ``sdk_p99_lag_ms``: p99 tick lag while the real openai SDK calls the lab's
+  local endpoint, sync client on the loop vs ``AsyncOpenAI``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
+import re
 import sys
 import time
 
@@ -27,6 +36,7 @@ from labkit.model.cpu_pool import shared_process_pool, shutdown_shared_pool, war
 from labkit.instruments.loop_monitor import LoopMonitor
 from labkit.instruments.naive_probe import NaiveLagProbe
 from labkit.lessons.stall_demo import STRATEGIES, run_stall
+from labkit.model.endpoint import ask, model_endpoint
 
 TRUE_STALL_S = 0.9
 CALL_S = 0.3
@@ -52,6 +62,115 @@ async def stall_accuracy() -> dict[str, float]:
         "naive_p99_lag_ms_same_run": round(naive.p99_ms, 2),
         "attributed_to": honest.stalls[0].function if honest.stalls else None,
     }
+
+
+# (milliseconds, how): sleeping holds the loop like a sync network call, cpu like parsing
+MIXED_SCHEDULE = [(20, "sleep"), (300, "cpu"), (45, "sleep"), (150, "sleep"), (25, "cpu"), (200, "cpu"),
+                  (80, "sleep"), (20, "cpu"), (120, "cpu"), (60, "sleep"), (35, "cpu"), (250, "sleep")]
+DEBUG_THRESHOLDS_S = (0.020, 0.100)
+
+
+def block(ms: int, how: str) -> tuple[float, int]:
+    """Hold the loop for ``ms`` milliseconds; return (true seconds, the line that blocked)."""
+    began = time.perf_counter()
+    if how == "sleep":
+        time.sleep(ms / 1000); line = sys._getframe().f_lineno  # noqa: E702 - the blocking line reports itself
+    else:
+        llm.burn_cpu(ms / 1000); line = sys._getframe().f_lineno  # noqa: E702
+    return time.perf_counter() - began, line
+
+
+class SlowCallbackLog(logging.Handler):
+    """Collects asyncio debug mode's "Executing <...> took 0.300 seconds" warnings."""
+
+    PATTERN = re.compile(r"took (\d+\.\d+) seconds")
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[tuple[float, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        found = self.PATTERN.search(text)
+        if found:
+            self.records.append((float(found.group(1)), text))
+
+
+def _score(true: list[tuple[float, int]], caught: list[float], named: int) -> dict[str, object]:
+    truth = sum(t for t, _ in true)
+    total = sum(caught)
+    return {"stalls": len(true), "caught": len(caught), "total_s": round(total, 4), "true_total_s": round(truth, 4),
+            "total_error_pct": round((total - truth) / truth * 100, 2), "lines_named": named}
+
+
+async def mixed_schedule() -> dict[str, object]:
+    """The monitor and asyncio debug mode watch one schedule of mixed stalls, at the same time."""
+    loop = asyncio.get_running_loop()
+    log = SlowCallbackLog()
+    asyncio_log = logging.getLogger("asyncio")
+    asyncio_log.addHandler(log)
+    loop.set_debug(True)
+    loop.slow_callback_duration = min(DEBUG_THRESHOLDS_S)
+    true: list[tuple[float, int]] = []
+    starts: list[float] = []
+    try:
+        async with LoopMonitor() as mon:
+            for ms, how in MIXED_SCHEDULE:
+                await asyncio.sleep(0.06)
+                starts.append(loop.time() - mon.started_at)
+                true.append(block(ms, how))
+            await asyncio.sleep(0.06)
+    finally:
+        loop.set_debug(False)
+        asyncio_log.removeHandler(log)
+    stalls = mon.result().stalls
+    here = os.path.abspath(__file__)
+
+    def names(stack, line: int) -> bool:
+        return any(os.path.abspath(f.filename) == here and f.lineno == line for f in stack)
+
+    # Each true stall is named if the monitor's stall that began with it shows the line that blocked.
+    named = sum(any(abs(s.start_s - start) < 0.01 and names(s.stack, line) for s in stalls)
+                for start, (_, line) in zip(starts, true))
+    figures: dict[str, object] = {"schedule_ms": [ms for ms, _ in MIXED_SCHEDULE],
+                                  "monitor": _score(true, [s.duration_s for s in stalls], named)}
+    for threshold in DEBUG_THRESHOLDS_S:
+        seen = [(took, text) for took, text in log.records if took >= threshold]
+        named = sum(any(f"{here}:{line}" in text for line in {line for _, line in true}) for _, text in seen)
+        figures[f"debug_mode_{threshold * 1000:.0f}ms"] = _score(true, [took for took, _ in seen], named)
+    return figures
+
+
+async def sdk_lags(requests: int = 3, latency_s: float = CALL_S) -> dict[str, float]:
+    """p99 tick lag while the real openai SDK calls the local endpoint: sync client on the loop vs async."""
+    endpoint = model_endpoint()
+    sync_client, async_client = endpoint.client(), endpoint.async_client()
+    sync_client.chat.completions.create(**ask("warm", ["up"], {"latency_s": 0}))  # connect before measuring
+    await async_client.chat.completions.create(**ask("warm", ["up"], {"latency_s": 0}))
+
+    async def on_loop(i: int) -> str:
+        reply = sync_client.chat.completions.create(**ask("bench", [f"q{i}"], {"latency_s": latency_s}))  # labkit: ignore[R1] - the stall we measure
+        return reply.choices[0].message.content or ""
+
+    async def awaited(i: int) -> str:
+        reply = await async_client.chat.completions.create(**ask("bench", [f"q{i}"], {"latency_s": latency_s}))
+        return reply.choices[0].message.content or ""
+
+    async def offloaded(i: int) -> str:
+        return await asyncio.to_thread(on_loop_sync, i)
+
+    def on_loop_sync(i: int) -> str:
+        reply = sync_client.chat.completions.create(**ask("bench", [f"q{i}"], {"latency_s": latency_s}))
+        return reply.choices[0].message.content or ""
+
+    lags = {}
+    for name, call in (("sync_sdk_on_loop", on_loop), ("sync_sdk_to_thread", offloaded), ("async_sdk", awaited)):
+        async with LoopMonitor() as mon:
+            await asyncio.gather(*(call(i) for i in range(requests)))
+        lags[name] = round(mon.result().p99_ms, 2)
+    await async_client.close()
+    sync_client.close()
+    return lags
 
 
 async def strategy_lags() -> dict[str, dict[str, float]]:
@@ -86,12 +205,19 @@ async def monitor_overhead() -> dict[str, float]:
     }
 
 
+def _mixed_ok(score: dict[str, object]) -> bool:
+    return (score["caught"] == score["stalls"] == score["lines_named"]
+            and abs(float(score["total_error_pct"])) <= 5)  # type: ignore[arg-type]
+
+
 async def main() -> dict[str, object]:
     figures: dict[str, object] = {}
     figures.update(await stall_accuracy())
     lags = await strategy_lags()
     figures["p99_lag_ms"] = lags
     figures.update(await monitor_overhead())
+    figures["mixed_schedule"] = await mixed_schedule()
+    figures["sdk_p99_lag_ms"] = await sdk_lags()
     figures["ratio_blocking_to_thread_io_p99"] = round(lags["blocking"]["io"] / max(lags["to_thread"]["io"], 1e-3), 1)
     true_s, measured_s = figures["true_stall_s"], figures["measured_stall_s"]
     figures["targets_met"] = {
@@ -100,6 +226,7 @@ async def main() -> dict[str, object]:
         "process_pool_cpu_p99_under_5ms": lags["process_pool"]["cpu"] < 5,
         "blocking_at_least_50x_to_thread": figures["ratio_blocking_to_thread_io_p99"] >= 50,  # type: ignore[operator]
         "overhead_under_2pct": figures["monitor_overhead_pct"] < 2,  # type: ignore[operator]
+        "mixed_all_caught_within_5pct_all_named": _mixed_ok(figures["mixed_schedule"]["monitor"]),  # type: ignore[index]
     }
     figures["config"] = {
         "call_s": CALL_S,

@@ -86,6 +86,58 @@ async def test_naive_probe_misses_what_the_monitor_counts() -> None:
     assert naive.late_samples == 1
 
 
+def short_block(seconds: float, how: str) -> float:
+    began = time.perf_counter()
+    if how == "sleep":
+        time.sleep(seconds)  # short blocking line
+    else:
+        crunch(seconds)  # short computing line
+    return time.perf_counter() - began
+
+
+async def test_every_short_stall_is_caught_timed_and_named_on_a_mixed_schedule() -> None:
+    """20-60 ms stalls, sleeping and computing: each caught, each named, the total close to the truth."""
+    schedule = [(0.02, "sleep"), (0.02, "cpu"), (0.035, "sleep"), (0.045, "cpu"), (0.06, "sleep"), (0.025, "cpu")]
+    true: list[float] = []
+    async with LoopMonitor() as mon:
+        for seconds, how in schedule:
+            await asyncio.sleep(0.03)
+            true.append(short_block(seconds, how))
+        await asyncio.sleep(0.03)
+    stalls = mon.result().stalls
+    assert len(stalls) == len(schedule)
+    assert sum(s.duration_s for s in stalls) == pytest.approx(sum(true), rel=0.05)
+    for stall, (_, how) in zip(stalls, schedule):
+        comment = "# short blocking line" if how == "sleep" else "# short computing line"
+        assert any(comment in f.line for f in stall.stack), stall.where
+
+
+async def test_a_pass_timed_stall_is_closer_to_the_truth_than_the_late_tick() -> None:
+    """Timing the loop's pass loses nothing; the late tick alone loses up to one tick per stall."""
+    true: list[float] = []
+    async with LoopMonitor() as mon:
+        for _ in range(5):
+            await asyncio.sleep(0.013)
+            true.append(short_block(0.03, "sleep"))
+        await asyncio.sleep(0.02)
+    result = mon.result()
+    late_ticks = sum(lag for lag in result.tick_lags if lag >= result.stall_threshold)
+    assert abs(result.stalled_s - sum(true)) < abs(late_ticks - sum(true))
+
+
+async def test_two_monitors_on_one_loop_share_the_clock_and_leave_the_selector_as_it_was() -> None:
+    selector = asyncio.get_running_loop()._selector  # type: ignore[attr-defined]
+    assert "select" not in vars(selector)
+    async with LoopMonitor() as outer:
+        async with LoopMonitor() as inner:
+            short_block(0.05, "sleep")
+            await asyncio.sleep(0.02)
+        short_block(0.05, "sleep")
+        await asyncio.sleep(0.02)
+    assert "select" not in vars(selector)
+    assert (inner.result().stall_count, outer.result().stall_count) == (1, 2)
+
+
 async def test_watchdog_thread_stops_on_exit() -> None:
     async with LoopMonitor():
         assert any(t.name == "labkit-loop-watchdog" for t in threading.enumerate())

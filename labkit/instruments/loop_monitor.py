@@ -16,11 +16,19 @@ swallowed. A 900 ms stall at a 10 ms tick is recorded as ~90 samples with lags
 900, 890, ... 10 ms (HdrHistogram's expected-interval correction), so the
 percentiles and the time stalled describe the whole run, not one sample.
 
-Attribution: a watchdog thread looks at the loop every few milliseconds; when
-the next tick is overdue by more than ``stall_threshold`` it copies the loop
-thread's stack (``sys._current_frames``), so every stall is reported with the
-function, file and line that held the loop, skipping asyncio and other library
-frames so your own code comes first.
+Stalls are timed exactly: on asyncio's selector loops the monitor notes when
+each pass of the loop leaves ``select()`` and when it comes back to it. The time
+in between is the loop running callbacks; a pass of ``stall_threshold`` (20 ms)
+or more is a stall, with its true start and length, not rounded to a tick. A
+late tick that no long pass explains (the loop ready but waiting for the GIL or
+the CPU) is a stall too. Loops without a selector (uvloop, Windows' proactor)
+fall back to timing stalls by the late tick alone, which loses up to one tick.
+
+Attribution: a watchdog thread looks at the loop every few milliseconds; when a
+pass has run for a third of the threshold it copies the loop thread's stack
+(``sys._current_frames``), so every stall is reported with the function, file
+and line that held the loop, skipping asyncio and other library frames so your
+own code comes first.
 """
 
 from __future__ import annotations
@@ -33,15 +41,16 @@ import sys
 import sysconfig
 import threading
 import time
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # labkit/
 
 DEFAULT_INTERVAL = 0.010
-DEFAULT_STALL_THRESHOLD = 0.050
+DEFAULT_STALL_THRESHOLD = 0.020
 
 __all__ = ["LoopMonitor", "MonitorResult", "Stall", "StackFrame", "percentile"]
 
@@ -302,6 +311,63 @@ class MonitorResult:
         return plot_monitor(self, ax=ax)
 
 
+
+# --------------------------------------------------------------------------- the pass clock
+
+PassListener = Callable[[int, float, float], None]
+
+
+class PassClock:
+    """Times each pass of a selector event loop: from ``select()`` returning to the next call.
+
+    Installed on the loop's selector instance (its ``select`` attribute), shared
+    by every monitor on that loop, and removed when the last one leaves. Costs two
+    clock reads per pass. ``state`` is ``(pass number, when it began)``, with 0.0
+    for "idle in select", swapped as one tuple so the watchdog reads it whole.
+    """
+
+    _clocks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PassClock]" = weakref.WeakKeyDictionary()
+
+    def __init__(self, selector: Any) -> None:
+        self._selector = selector
+        self._original = selector.select
+        self._listeners: list[PassListener] = []
+        self.state: tuple[int, float] = (0, time.monotonic())
+        self._hook = self._select
+        selector.select = self._hook
+
+    @classmethod
+    def attach(cls, loop: asyncio.AbstractEventLoop, listener: PassListener) -> PassClock | None:
+        """The loop's clock with ``listener`` added, or None for a loop without a selector."""
+        clock = cls._clocks.get(loop)
+        if clock is None:
+            selector = getattr(loop, "_selector", None)
+            if selector is None or not callable(getattr(selector, "select", None)):
+                return None
+            clock = cls._clocks[loop] = cls(selector)
+        clock._listeners.append(listener)
+        return clock
+
+    def detach(self, listener: PassListener) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+        if not self._listeners and self._selector.__dict__.get("select") is self._hook:
+            del self._selector.select  # back to the class's own method
+            for loop, clock in list(self._clocks.items()):
+                if clock is self:
+                    del self._clocks[loop]
+
+    def _select(self, timeout: float | None = None) -> Any:
+        now = time.monotonic()
+        seq, began = self.state
+        self.state = (seq + 1, 0.0)
+        for listener in self._listeners:
+            listener(seq, began, now)
+        try:
+            return self._original(timeout)
+        finally:
+            self.state = (seq + 1, time.monotonic())
+
 # --------------------------------------------------------------------------- the monitor
 
 
@@ -330,7 +396,7 @@ class LoopMonitor:
     ) -> None:
         self.interval = _positive_seconds("interval", interval, "the default 0.01 (10 ms) suits most uses")
         self.stall_threshold = _positive_seconds(
-            "stall_threshold", stall_threshold, "use something like 0.05 (50 ms), a few ticks long"
+            "stall_threshold", stall_threshold, "use something like 0.02 (20 ms), a couple of ticks long"
         )
         if self.stall_threshold < self.interval:
             raise ValueError(
@@ -351,6 +417,7 @@ class LoopMonitor:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._loop_ident = 0
+        self._clock: PassClock | None = None
 
     # --- lifecycle
     async def __aenter__(self) -> LoopMonitor:
@@ -379,6 +446,7 @@ class LoopMonitor:
         due = self._t0 + self.interval
         self._state = (0, due)
         self._handle = loop.call_at(due, self._tick)
+        self._clock = PassClock.attach(loop, self._on_pass)
         if self.watchdog:
             self._thread = threading.Thread(target=self._watch, name="labkit-loop-watchdog", daemon=True)
             self._thread.start()
@@ -390,6 +458,11 @@ class LoopMonitor:
         self._t_end = self._loop.time()
         if self._handle is not None:
             self._handle.cancel()
+        if self._clock is not None:
+            self._clock.detach(self._on_pass)
+            seq, began = self._clock.state
+            if began:  # stopped inside a pass: a block right before exit is a stall too
+                self._on_pass(seq, began, time.monotonic())
         if self._t_end >= self._state[1]:
             # A tick fell due but the block ended first (a stall right before exit): count it.
             self._observe(self._t_end)
@@ -417,10 +490,22 @@ class LoopMonitor:
         self._times.append(now - self._t0)
         self._lags.append(lag)
         if lag >= self.stall_threshold:
-            self._record_stall(seq, due, lag)
+            if self._clock is None:
+                self._record_stall(seq, due - self._t0, lag)
+            elif not self._stalls or self._stalls[-1].end_s < due - self._t0 - 0.001:
+                # Late, yet no pass ran long: the loop was ready but could not run (GIL, CPU).
+                self._stalls.append(Stall(start_s=max(0.0, due - self._t0), duration_s=lag, stack=(WAITING,)))
         return seq
 
-    def _record_stall(self, seq: int, due: float, lag: float) -> None:
+    def _on_pass(self, seq: int, began: float, ended: float) -> None:
+        """A pass of the loop has ended (called on the loop, just before it waits again)."""
+        began = max(began, self._t0)  # a pass that began before the monitor counts from its start
+        if ended - began >= self.stall_threshold:
+            self._record_stall(seq, began - self._t0, ended - began)
+        else:
+            self._captures.pop(seq, None)
+
+    def _record_stall(self, seq: int, start: float, duration: float) -> None:
         samples = self._captures.pop(seq, [])
         stack: tuple[StackFrame, ...] = ()
         if samples:
@@ -429,22 +514,28 @@ class LoopMonitor:
             if votes:
                 top = votes.most_common(1)[0][0]
                 stack = next(s for s in samples if s and s[0] == top)
-        # The stall had begun by the time this tick fell due, and ends now.
-        start = max(0.0, due - self._t0)
-        self._stalls.append(Stall(start_s=start, duration_s=lag, stack=stack, samples=len(samples)))
+        self._stalls.append(Stall(start_s=max(0.0, start), duration_s=duration, stack=stack, samples=len(samples)))
 
     # --- the watchdog, in its own thread
     def _watch(self) -> None:
-        period = min(self.stall_threshold / 2, 0.025)
+        period = min(self.stall_threshold / 3, 0.025)
         while not self._stop.wait(period):
-            seq, due = self._state
-            if time.monotonic() - due < self.stall_threshold:
+            seq = self._overdue()
+            if seq is None:
                 continue
             frame = sys._current_frames().get(self._loop_ident)
             stack = running_frames(capture_stack(frame))
             del frame
-            if self._state[0] == seq and stack:
+            if self._overdue() == seq and stack:
                 self._captures.setdefault(seq, []).append(stack)
+
+    def _overdue(self) -> int | None:
+        """The number of the pass (or tick) that may be becoming a stall right now, else None."""
+        if self._clock is not None:  # a pass that has run for a third of the threshold
+            seq, began = self._clock.state
+            return seq if began and time.monotonic() - began >= self.stall_threshold / 3 else None
+        seq, due = self._state
+        return seq if time.monotonic() - due >= self.stall_threshold else None
 
     # --- reading
     def result(self) -> MonitorResult:
