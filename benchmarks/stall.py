@@ -109,6 +109,7 @@ async def mixed_schedule() -> dict[str, object]:
     log = SlowCallbackLog()
     asyncio_log = logging.getLogger("asyncio")
     asyncio_log.addHandler(log)
+    asyncio_log.propagate = False  # collected here, not printed
     loop.set_debug(True)
     loop.slow_callback_duration = min(DEBUG_THRESHOLDS_S)
     true: list[tuple[float, int]] = []
@@ -123,6 +124,7 @@ async def mixed_schedule() -> dict[str, object]:
     finally:
         loop.set_debug(False)
         asyncio_log.removeHandler(log)
+        asyncio_log.propagate = True
     stalls = mon.result().stalls
     here = os.path.abspath(__file__)
 
