@@ -382,8 +382,8 @@ def _positive_seconds(name: str, value: object, hint: str) -> float:
 class LoopMonitor:
     """Async context manager that measures the running loop's tick lag and attributes stalls.
 
-    ``interval``: how often to tick (seconds). ``stall_threshold``: a tick this
-    late counts as a stall and the watchdog captures the loop's stack.
+    ``interval``: how often to tick (seconds). ``stall_threshold``: a pass of the
+    loop this long (or a tick this late) is a stall, and the watchdog captures the loop's stack.
     ``watchdog=False`` skips attribution (a bit cheaper).
     """
 
