@@ -20,6 +20,7 @@ from .project import Project
 from .scope import ModuleInfo
 from .shutdown import check_r5
 from .source import ReviewError, Source, expand_paths, parse, read_sources
+from .state import StateFlow
 from .toctou import check_r3
 
 
@@ -39,9 +40,10 @@ def review_sources(sources: list[Source], config: ReviewConfig) -> Review:
     modules = [ModuleInfo(source) for source in sources]
     project = Project(modules)
     blocker = Blocker(project, config)
+    flow = StateFlow(project)
     raw: list[Finding] = []
     for mod in modules:
-        raw += check_r1(mod, blocker) + check_r3(mod, blocker) + check_r4(mod, blocker) + check_r5(mod, blocker)
+        raw += check_r1(mod, blocker) + check_r3(mod, flow) + check_r4(mod, blocker) + check_r5(mod, blocker)
     raw += check_r2(modules, project)
     by_path = {source.path: source for source in sources}
     kept, suppressed = [], []
