@@ -25,7 +25,7 @@ the CPU) is a stall too. Loops without a selector (uvloop, Windows' proactor)
 fall back to timing stalls by the late tick alone, which loses up to one tick.
 
 Attribution: a watchdog thread looks at the loop every few milliseconds; when a
-pass has run for a third of the threshold it copies the loop thread's stack
+pass has run for a tenth of the threshold it copies the loop thread's stack
 (``sys._current_frames``), so every stall is reported with the function, file
 and line that held the loop, skipping asyncio and other library frames so your
 own code comes first.
@@ -518,7 +518,7 @@ class LoopMonitor:
 
     # --- the watchdog, in its own thread
     def _watch(self) -> None:
-        period = min(self.stall_threshold / 3, 0.025)
+        period = min(self.stall_threshold / 4, 0.025)
         while not self._stop.wait(period):
             seq = self._overdue()
             if seq is None:
@@ -531,9 +531,9 @@ class LoopMonitor:
 
     def _overdue(self) -> int | None:
         """The number of the pass (or tick) that may be becoming a stall right now, else None."""
-        if self._clock is not None:  # a pass that has run for a third of the threshold
+        if self._clock is not None:  # a pass that has run a tenth of the threshold: early, so a slow wake-up still sees it
             seq, began = self._clock.state
-            return seq if began and time.monotonic() - began >= self.stall_threshold / 3 else None
+            return seq if began and time.monotonic() - began >= self.stall_threshold / 10 else None
         seq, due = self._state
         return seq if time.monotonic() - due >= self.stall_threshold else None
 
