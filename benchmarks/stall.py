@@ -119,7 +119,7 @@ async def mixed_schedule() -> dict[str, object]:
             for ms, how in MIXED_SCHEDULE:
                 await asyncio.sleep(0.06)
                 starts.append(loop.time() - mon.started_at)
-                true.append(block(ms, how))
+                true.append(block(ms, how))  # labkit: ignore[R1] the stalls this benchmark measures
             await asyncio.sleep(0.06)
     finally:
         loop.set_debug(False)
@@ -147,7 +147,7 @@ async def sdk_lags(requests: int = 3, latency_s: float = CALL_S) -> dict[str, fl
     """p99 tick lag while the real openai SDK calls the local endpoint: sync client on the loop vs async."""
     endpoint = model_endpoint()
     sync_client, async_client = endpoint.client(), endpoint.async_client()
-    sync_client.chat.completions.create(**ask("warm", ["up"], {"latency_s": 0}))  # connect before measuring
+    sync_client.chat.completions.create(**ask("warm", ["up"], {"latency_s": 0}))  # connect before measuring  # labkit: ignore[R1] one warm-up call before measuring
     await async_client.chat.completions.create(**ask("warm", ["up"], {"latency_s": 0}))
 
     async def on_loop(i: int) -> str:
