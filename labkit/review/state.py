@@ -58,6 +58,7 @@ CONDITIONAL_KWARGS = {
     "epoch", "fence", "fencing_token", "token", "if_match", "prev", "previous", "current", "version",
     "expected_version", "if_version",
 }  # fmt: skip
+CONDITIONAL_SQL = re.compile(r"WHERE[\s\S]*\b(STATUS|STATE|VERSION|EPOCH)\b")  # UPDATE ... WHERE state = ...
 CONDITIONAL_NAME = re.compile(r"(^|_)(cas|if|compare|cond|conditional|atomic|lua|script)(_|$)|compare_and|nx$")
 
 
@@ -223,7 +224,7 @@ class StateFlow:
         """The shared write ``call`` makes, if it is an unconditional one."""
         sql = sql_text(call)
         if sql:
-            if sql.lstrip().startswith("UPDATE") and not re.search(r"WHERE[\s\S]*\b(STATUS|STATE)\b", sql):
+            if sql.lstrip().startswith("UPDATE") and not CONDITIONAL_SQL.search(sql):
                 match = re.search(r"\bSET\b[\s\S]*?\b(?:STATUS|STATE)\s*=\s*'(\w+)'", sql)
                 if match:
                     return Write(match.group(1))
@@ -314,7 +315,7 @@ class StateFlow:
             self._safe[func.node] = any(
                 isinstance(n, ast.Call)
                 and ((last_name(n.func) or "") in SAFE_CALLS | SCRIPT_CALLS or self._script_object(n, func.module, func)
-                     or re.search(r"WHERE[\s\S]*\b(STATUS|STATE|VERSION|EPOCH)\b", sql_text(n)))
+                     or CONDITIONAL_SQL.search(sql_text(n)))
                 for n in walk_scope(func.node)
             ) or bool(claim_tests(func.node))  # fmt: skip
         return self._safe[func.node]
