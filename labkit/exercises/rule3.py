@@ -121,7 +121,8 @@ def _stuck_marked_fail(run: RunResult) -> Optional[str]:
 
 def _left_alone(run: RunResult) -> Optional[str]:
     if run.final != run.initial:
-        changed = sorted(k for k in set(run.final) | set(run.initial) if run.final.get(k) != run.initial.get(k))
+        changed = sorted(run.final.short(k) for k in set(run.final) | set(run.initial)
+                         if run.final.get(k) != run.initial.get(k))
         return (f"{DOC}'s worker still holds a fresh lease (key doc:{DOC}:lease), so it is not orphaned, "
                 f"but your reconciler changed {', '.join(changed)}. Skip documents whose lease exists "
                 "(store.orphaned_docs() does that)")

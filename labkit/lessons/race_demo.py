@@ -164,7 +164,7 @@ def progress_consistent(run: RunResult) -> Optional[str]:
     """The done counter matches the DONE tasks; a DONE document has no unfinished task."""
     final = run.final
     doc = final.get(f"doc:{DOC}") or {}
-    tasks = [k for k in final if k.startswith("task:")]
+    tasks = [k for k in final if final.short(k).startswith("task:")]
     finished = sum(1 for k in tasks if final[k].get("state") == DONE)
     if doc and int(doc.get("done", 0)) != finished:
         return (f"{DOC} counts done={doc.get('done')} but {finished} tasks are DONE: "
