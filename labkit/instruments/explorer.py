@@ -269,9 +269,9 @@ def format_value(value: Any) -> str:
     return repr(value)
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def _short(value: Any, limit: Optional[int] = 60) -> str:
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _changed(before: Snapshot, after: Snapshot) -> tuple[str, ...]:
@@ -538,11 +538,6 @@ class StressResult:
 _LIST_BLOCKERS = frozenset({"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP"})
 
 
-def _short_reply(value: Any, limit: Optional[int] = 60) -> str:
-    text = repr(value)
-    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
-
-
 @dataclass
 class _Clients:
     """The clients of one explore/replay/stress call: stepped async and sync, and an unstepped admin."""
@@ -655,6 +650,7 @@ class _Slot:
     def before_blocking(self, kind: str, commands: Sequence[Command]) -> None:
         if self.abandon:
             raise _Abandon()
+        self.kind = "sync"  # a stepped command from a thread: this is a sync actor
         if not self._arrive(kind, commands):
             return
         self.thread_gate = threading.Event()
@@ -671,7 +667,7 @@ class _Slot:
         elif commands and str(commands[0][0]).upper() == "STEP":
             self.reply = self.full_reply = "ok"
         else:
-            self.reply, self.full_reply = _short_reply(reply), _short_reply(reply, None)
+            self.reply, self.full_reply = _short(reply), _short(reply, None)
         return None
 
     after_blocking = after
@@ -1392,9 +1388,9 @@ class Explorer:
 
             def _record(self, reply: Any, error: Optional[BaseException], state: Snapshot) -> None:
                 before = records[-1].state if records else initial
-                text = f"error {type(error).__name__}: {error}" if error else _short_reply(reply)
+                text = f"error {type(error).__name__}: {error}" if error else _short(reply)
                 records.append(StepRecord(len(records) + 1, self.name, self.label, text, state,
-                                          _changed(before, state), _short_reply(reply, None)))
+                                          _changed(before, state), _short(reply, None)))
 
             def after(self, commands: Sequence[Command], reply: Any,
                       error: Optional[BaseException]) -> Awaitable[None]:
