@@ -87,9 +87,9 @@ async def test_replay_rejects_ids_that_do_not_fit(lab):
     with pytest.raises(ScheduleMismatch, match="not made of this scenario's actors"):
         await explorer.replay("XYZ")
     with pytest.raises(ScheduleMismatch, match="ends after"):
-        await explorer.replay("AB")
+        await explorer.replay("A1")
     with pytest.raises(ScheduleMismatch, match="only"):
-        await explorer.replay("AAAB")  # actor A has finished after two steps
+        await explorer.replay("AAA1")  # actor A has finished after two steps
 
 
 async def test_actor_that_raises_is_reported_and_the_others_still_run(lab):
@@ -219,7 +219,7 @@ async def test_session_steps_by_hand(lab):
         await session.step("nobody")
     for who in ["actor0", "actor1", "actor0", "actor1"]:
         await session.step(who)
-    assert session.finished and session.schedule_id == "ABAB"
+    assert session.finished and session.schedule_id == "A1A1"
     run = await session.finish()
     assert run.failed and "lost" in run.message
 

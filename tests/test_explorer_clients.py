@@ -177,8 +177,8 @@ async def test_stress_keeps_history_and_counts_over_seeds(lab):
 def test_schedule_letters_never_collide_silently(lab):
     explorer = Explorer(lab, {"reconciler": sync_get_then_set, "replica": sync_get_then_set,
                               "worker": sync_get_then_set})
-    assert explorer.aliases == {"reconciler": "R", "replica": "E", "worker": "W"}
-    assert explorer.parse_schedule("REW") == ["reconciler", "replica", "worker"]
+    assert explorer.aliases == {"reconciler": "R", "replica": "P", "worker": "W"}
+    assert explorer.parse_schedule("RPW") == ["reconciler", "replica", "worker"]
 
 
 async def test_lua_scripts_get_a_label_from_what_they_call(lab):
