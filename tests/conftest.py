@@ -1,12 +1,25 @@
-"""Fixtures shared by the suite: a real Redis server the suite starts itself."""
+"""Fixtures shared by the suite: a real Redis server the suite starts itself.
+
+The suite runs with a temp dir of its own (``TMPDIR``, inherited by every
+worker, guardian and notebook it starts), so at the end it can tell exactly
+what it left behind: any ``labkit-*`` entry still there fails the run.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
-from labkit.redis.target import RedisTarget, redis_target
+_SUITE_TMP = Path(tempfile.mkdtemp(prefix="arl-suite-"))
+os.environ["TMPDIR"] = str(_SUITE_TMP)
+tempfile.tempdir = str(_SUITE_TMP)
+
+from labkit.redis.target import RedisTarget, redis_target  # noqa: E402 - after TMPDIR is ours
 
 REDIS_FIXTURES = {"redis_base", "lab"}
 
@@ -18,10 +31,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.redis)
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Fail the run if it left lab temp entries (logs, answer modules, server directories)."""
+    left = sorted(p.name for p in _SUITE_TMP.glob("labkit-*"))
+    shutil.rmtree(_SUITE_TMP, ignore_errors=True)
+    if left:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"FAILED: the suite left {len(left)} lab temp entries: {', '.join(left[:20])}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
-def redis_base() -> RedisTarget:
-    """The suite's server: REDIS_URL if set, else a private embedded one."""
-    return redis_target(prefix=f"arl-test:{uuid.uuid4().hex[:8]}:")
+def redis_base():
+    """The suite's server: REDIS_URL if set, else a private embedded one (stopped at the end)."""
+    target = redis_target(prefix=f"arl-test:{uuid.uuid4().hex[:8]}:")
+    yield target
+    if target.server is not None:
+        target.server.stop()
 
 
 @pytest.fixture

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import http.server
+import os
 import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
 
 import pytest
+import redis
 
 from labkit.errors import RedisUnreachable
-from labkit.redis.target import RedisTarget, redis_target
-from labkit.redis.server import EmbeddedRedis
+from labkit.redis.target import RedisTarget, masked, redis_target
+from labkit.redis.server import EmbeddedRedis, find_server_binary
 
 pytestmark = pytest.mark.redis
 
@@ -137,3 +145,127 @@ async def test_patient_client_rides_out_a_restart_and_a_plain_one_does_not() -> 
         await patient.aclose()
         await plain.aclose()
         server.stop()
+
+
+SECRET = "s3cret-pw"
+
+
+@pytest.fixture(scope="module")
+def password_server():
+    """A real redis-server on loopback that requires a password."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(find_server_binary()), "--port", str(port), "--bind", "127.0.0.1", "--requirepass", SECRET,
+         "--save", "", "--appendonly", "no", "--dir", tempfile.gettempdir()],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis(port=port, password=SECRET)
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    client.close()
+    yield port
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture(scope="module")
+def http_port():
+    """A real HTTP server on loopback: it answers a Redis client with `HTTP/1.1 400`."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def raw_http_port():
+    """A listener that replies `HTTP/1.1 400 Bad Request` and keeps the connection open."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            conn.recv(1024)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            threading.Timer(5, conn.close).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    listener.close()
+
+
+URL_CASES = {
+    "db out of range": ("redis://:{secret}@127.0.0.1:{port}/99", "no database 99"),
+    "db not a number": ("redis://:{secret}@127.0.0.1:{port}/notadb", "must be a number, got 'notadb'"),
+    "wrong password": ("redis://:wrong-{secret}@127.0.0.1:{port}/0", "Put the right password in the URL"),
+    "no password": ("redis://127.0.0.1:{port}/0", "requires a password. Put it in the URL"),
+    "user and wrong password": ("redis://default:wrong-{secret}@127.0.0.1:{port}/0", "refused our credentials"),
+    "an HTTP server": ("redis://:{secret}@127.0.0.1:{http}/0", "does not answer like a Redis server"),
+    "an HTTP reply": ("redis://:{secret}@127.0.0.1:{raw}/0", "does not answer like a Redis server (it answered: Protocol Error"),
+}
+
+
+def _url(case: str, password_server: int, http_port: int, raw_http_port: int) -> tuple[str, str]:
+    template, expected = URL_CASES[case]
+    return template.format(secret=SECRET, port=password_server, http=http_port, raw=raw_http_port), expected
+
+
+def _one_clear_line(message: str, expected: str) -> None:
+    assert expected in message
+    assert SECRET not in message, "the password must never be printed"
+    assert len(message.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("case", sorted(URL_CASES))
+def test_each_bad_redis_url_is_one_clear_line_in_a_notebook(
+    case: str, password_server: int, http_port: int, raw_http_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, expected = _url(case, password_server, http_port, raw_http_port)
+    monkeypatch.setenv("REDIS_URL", url)
+    with pytest.raises(RedisUnreachable) as err:
+        redis_target()
+    _one_clear_line(str(err.value), expected)
+
+
+@pytest.mark.parametrize("case", sorted(URL_CASES))
+def test_each_bad_redis_url_is_one_clear_line_in_doctor_and_demo(
+    case: str, password_server: int, http_port: int, raw_http_port: int
+) -> None:
+    url, expected = _url(case, password_server, http_port, raw_http_port)
+    env = {**os.environ, "REDIS_URL": url}
+    demo = subprocess.run([sys.executable, "-m", "labkit", "demo", "race"], capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert demo.returncode == 2 and "Traceback" not in demo.stderr
+    _one_clear_line(demo.stderr, expected)
+    code = "from labkit.cli.doctor import check_redis; f = check_redis(); print(f.ok); print(f.detail)"
+    doctor = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    ok, detail = doctor.stdout.split("\n", 1)
+    assert ok == "False"
+    _one_clear_line(detail, expected)
+
+
+def test_the_right_password_in_the_url_works(password_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", f"redis://:{SECRET}@127.0.0.1:{password_server}/0")
+    target = redis_target()
+    assert SECRET not in repr(target)
+    with target.sync_client() as client:
+        assert client.ping()
+
+
+def test_masked_hides_only_the_password() -> None:
+    assert masked("redis://alice:pw@host:6379/0") == "redis://alice:***@host:6379/0"
+    assert masked("rediss://:pw@host/1") == "rediss://:***@host/1"
+    assert masked("unix:///tmp/x/redis.sock") == "unix:///tmp/x/redis.sock"

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -143,13 +146,70 @@ def test_kill_9_of_the_owner_leaves_no_server() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux only")
 def test_kill_9_of_the_guardian_leaves_no_server() -> None:
-    proc, server_pid, guard_pid, _ = _start_owner("b")
+    proc, server_pid, guard_pid, directory = _start_owner("b")
     try:
         os.kill(guard_pid, signal.SIGKILL)
         assert _wait_gone(server_pid)
     finally:
         proc.kill()
         proc.wait()
+        shutil.rmtree(directory, ignore_errors=True)  # its guardian was killed: nobody else will
+
+
+STARTER = textwrap.dedent(
+    """
+    import sys, time
+    from labkit.redis.server import EmbeddedRedis
+    print("go", flush=True)
+    began = time.monotonic()
+    EmbeddedRedis.start()
+    print(time.monotonic() - began, flush=True)
+    sys.stdin.read()
+    """
+)
+
+
+def _lab_leftovers(root: Path) -> tuple[list[str], list[int]]:
+    """Entries in ``root`` and live processes whose working directory is inside it."""
+    entries = [p.name for p in root.iterdir()]
+    inside = []
+    for proc in psutil.process_iter(["pid", "cwd", "status"]):
+        cwd = proc.info["cwd"] or ""
+        if cwd.startswith(str(root)) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            inside.append(proc.info["pid"])
+    return entries, inside
+
+
+def _starter(root: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", STARTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "TMPDIR": str(root)})
+
+
+@pytest.fixture
+def short_tmp():
+    """An empty temp dir with a short path (a Unix socket path must stay under 108 bytes)."""
+    root = Path(tempfile.mkdtemp(prefix="k-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_owner_killed_at_any_moment_of_start_up_leaves_nothing(short_tmp: Path) -> None:
+    """Kill -9 the owner at 20 moments spread over a server's start-up: no directory, no process."""
+    whole = _starter(short_tmp)
+    assert whole.stdout is not None and whole.stdout.readline().strip() == "go"
+    start_s = float(whole.stdout.readline())
+    whole.communicate("")  # closing stdin ends it normally
+    assert [p.name for p in short_tmp.iterdir()] == [], "a clean exit leaves nothing"
+    for i in range(20):
+        owner = _starter(short_tmp)
+        assert owner.stdout is not None and owner.stdout.readline().strip() == "go"
+        time.sleep(start_s * 1.2 * i / 19)  # from "just began" to "just finished"
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 30  # a generous bound for a loaded machine, not a timing claim
+        while _lab_leftovers(short_tmp) != ([], []) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _lab_leftovers(short_tmp) == ([], []), f"kill {i} at {start_s * 1.2 * i / 19:.3f} s left something"
 
 
 def test_two_owners_get_separate_servers() -> None:

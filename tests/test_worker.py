@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 
 import pytest
+
+from labkit.redis.server import EmbeddedRedis
+from labkit.redis.target import RedisTarget
+from labkit.tasks.procs import ProcessGroup
 
 from labkit.lessons.heartbeat_demo import run_heartbeat_demo
 from labkit.tasks.worker import BROKEN_MODES, FIXED_MODES, WorkerConfig, parse_args
@@ -64,3 +69,23 @@ def test_cli_rejects_unknown_mode() -> None:
     done = subprocess.run([sys.executable, "-m", "labkit.tasks.worker", "--id", "w1", "--mode", "nope"],
                           capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "invalid choice" in done.stderr
+
+
+async def test_a_worker_started_while_redis_restarts_waits_for_it() -> None:
+    """A replacement worker whose first contact falls in a restart rides it out (patient client)."""
+    server = EmbeddedRedis.start()
+    target = RedisTarget(server.url, "restart:", server)
+    try:
+        async with ProcessGroup(target) as group:
+            restarting = asyncio.create_task(asyncio.to_thread(server.restart, False, 3.0))
+            while server.running:  # wait until the old server is gone
+                await asyncio.sleep(0.01)
+            worker = await group.start("w1", "--mode", "offload", ready=False)
+            await restarting
+            assert worker.alive, f"the worker died during the restart:\n{worker.output()[-800:]}"
+            await worker.wait_ready(timeout=20)
+            client = target.async_client()
+            assert await client.exists(target.key("worker", "w1")) == 1
+            await client.aclose()
+    finally:
+        server.stop()

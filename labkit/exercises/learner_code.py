@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..scratch import owned_prefix, temp_root
 from ..tasks.learner_guard import REPORT
 from .framework import NotYet
 
@@ -320,7 +321,7 @@ class LearnerModule:
         return read_faults(self.dir)
 
     def __enter__(self) -> "LearnerModule":
-        self.dir = Path(tempfile.mkdtemp(prefix="labkit-answer-"))
+        self.dir = Path(tempfile.mkdtemp(prefix=owned_prefix("answer"), dir=temp_root()))
         (self.dir / f"{MODULE}.py").write_text(self.source)
         return self
 

@@ -19,7 +19,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from ..errors import RedisBinaryNotFound, RedisStartError
+from ..scratch import owned_prefix, temp_root
 
 #: Environment variable that picks the server binary: a path, or ``bundled`` to
 #: skip ``PATH`` and use the server shipped by a pip dependency.
@@ -146,29 +146,35 @@ class EmbeddedRedis:
 
         ``extra_args`` are appended to the server's command line, e.g.
         ``("--appendonly", "yes")`` for a server whose data survives ``restart()``.
+        The guardian makes the server's directory (``labkit-redis-o<our pid>-...``
+        in the temp dir), so a start-up cut short by our death leaves none.
         """
-        directory = Path(tempfile.mkdtemp(prefix="labkit-redis-"))
-        os.chmod(directory, 0o700)
-        server = cls(binary or find_server_binary(), directory, tuple(extra_args))
-        server._launch()
+        server = cls(binary or find_server_binary(), Path(), tuple(extra_args))
         atexit.register(server.stop)
+        try:
+            server._launch(["--new", str(temp_root()), owned_prefix("redis")])
+        except BaseException:  # an interrupted start (Ctrl-C in a kernel) still ends the guardian
+            server.stop()
+            raise
         return server
 
-    def _launch(self) -> None:
+    def _launch(self, where: list[str] | None = None) -> None:
+        """Start guardian and server; ``where`` asks the guardian for a new directory."""
         began = time.perf_counter()
         argv = [
             str(self.binary),
             "--port", "0",
-            "--unixsocket", str(self.socket_path),
+            "--unixsocket", "{dir}/redis.sock",
             "--unixsocketperm", "700",
-            "--dir", str(self.directory),
+            "--dir", "{dir}",
             "--save", "",
             "--appendonly", "no",
             "--daemonize", "no",
             *self.extra_args,
         ]
         self.guard = subprocess.Popen(
-            [sys.executable, "-I", str(Path(__file__).with_name("guardian.py")), str(self.log_path), *argv],
+            [sys.executable, "-I", str(Path(__file__).with_name("guardian.py")),
+             *(where or ["--dir", str(self.directory)]), *argv],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -176,11 +182,10 @@ class EmbeddedRedis:
             start_new_session=True,
         )
         assert self.guard.stdout is not None
-        first_line = _readline_with_timeout(self.guard.stdout, _START_TIMEOUT_S)
-        try:
-            self.server_pid = int(first_line.strip() or b"0")
-        except ValueError:
-            self.server_pid = 0
+        pid, _, directory = _readline_with_timeout(self.guard.stdout, _START_TIMEOUT_S).decode().strip().partition(" ")
+        if directory:
+            self.directory = Path(directory)
+        self.server_pid = int(pid) if pid.isdigit() else 0
         if self.server_pid <= 0:
             self._fail(f"the guardian could not launch {self.binary}")
         deadline = time.monotonic() + _START_TIMEOUT_S
@@ -197,17 +202,19 @@ class EmbeddedRedis:
             time.sleep(0.005)
         self.started_in_s = time.perf_counter() - began
 
-    def restart(self, crash: bool = False) -> None:
+    def restart(self, crash: bool = False, down_s: float = 0.0) -> None:
         """Stop the server process and start it again on the same socket and directory.
 
-        SIGTERM lets it shut down cleanly; ``crash=True`` sends SIGKILL. Its data
-        comes back only if persistence was turned on in ``extra_args``.
+        SIGTERM lets it shut down cleanly; ``crash=True`` sends SIGKILL. It stays
+        down ``down_s`` seconds (an outage long enough to start a client in). Its
+        data comes back only if persistence was turned on in ``extra_args``.
         """
         if not self.running or self.guard is None:
             raise RedisStartError("restart() needs a running server; this one was stopped")
         os.kill(self.server_pid, signal.SIGKILL if crash else signal.SIGTERM)
         self.guard.wait(timeout=15)  # the guardian exits with its server and keeps the directory
         self._close_pipes()
+        time.sleep(down_s)
         self._launch()
 
     def _close_pipes(self) -> None:
@@ -247,7 +254,8 @@ class EmbeddedRedis:
             self.guard.wait()
         finally:
             self._close_pipes()
-            shutil.rmtree(self.directory, ignore_errors=True)
+            if self.directory.name.startswith("labkit-redis-"):
+                shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _readline_with_timeout(stream, timeout: float) -> bytes:

@@ -15,6 +15,7 @@ import getpass
 import os
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redis.asyncio as aredis
@@ -37,6 +38,9 @@ class RedisTarget:
     url: str
     prefix: str
     server: EmbeddedRedis | None = None
+
+    def __repr__(self) -> str:
+        return f"RedisTarget(url={masked(self.url)!r}, prefix={self.prefix!r})"
 
     @property
     def embedded(self) -> bool:
@@ -106,28 +110,72 @@ def _default_prefix() -> str:
     return f"arl:{user}:{uuid.uuid4().hex[:8]}:"
 
 
-def _check_reachable(url: str) -> None:
+def masked(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for every message that echoes it."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _bad_url(url: str, why: str) -> RedisUnreachable:
+    return RedisUnreachable(
+        f"{URL_ENV}={masked(url)!r} is not a valid Redis URL ({why}). "
+        "Use redis://[:PASSWORD@]host:port/DB (DB a number, 0 unless told otherwise), rediss://... "
+        "or unix:///path/to/socket, or unset it to let the lab start its own server."
+    )
+
+
+def _client_for(url: str) -> redis.Redis:
+    """A client for ``url``, refusing what redis-py would silently read as something else."""
+    parts = urlsplit(url)
+    db_path = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+    if db_path and not db_path.isdigit():
+        raise _bad_url(url, f"the database after the last '/' must be a number, got {db_path!r}")
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+        return redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
     except ValueError as exc:
-        raise RedisUnreachable(
-            f"{URL_ENV}={url!r} is not a valid Redis URL ({exc}). "
-            "Use redis://host:port/db, rediss://... or unix:///path/to/socket, or unset it "
-            "to let the lab start its own server."
-        ) from None
+        raise _bad_url(url, str(exc).rstrip(".")) from None
+
+
+def check_reachable(url: str) -> None:
+    """PING the server at ``url`` once; any failure becomes one line saying what to change."""
+    client = _client_for(url)
+    shown = f"{URL_ENV}={masked(url)!r}"
+    not_redis = (f"The listener at {shown} does not answer like a Redis server ({{}}). "
+                 "Point REDIS_URL at a Redis (its port is usually 6379), or unset it.")
     try:
         client.ping()
-    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+    except redis.AuthenticationError as exc:  # before ConnectionError: it is one
+        if urlsplit(url).password is None:
+            raise RedisUnreachable(
+                f"The server at {shown} requires a password. "
+                "Put it in the URL: redis://:PASSWORD@host:port/0 (or USER:PASSWORD@ with ACLs)."
+            ) from None
         raise RedisUnreachable(
-            f"Cannot reach the Redis server at {URL_ENV}={url!r}: {str(exc).rstrip('.')}. "
+            f"The server at {shown} refused our credentials ({str(exc).rstrip('.')}). "
+            "Put the right password in the URL: redis://:PASSWORD@host:port/0 (or USER:PASSWORD@ with ACLs)."
+        ) from None
+    except redis.ResponseError as exc:
+        if "DB index" in str(exc) or "invalid DB" in str(exc):
+            raise RedisUnreachable(
+                f"The server at {shown} has no database {client.get_connection_kwargs().get('db')} ({exc}). "
+                "Pick one it has, usually /0: redis://host:port/0."
+            ) from None
+        raise RedisUnreachable(f"The server at {shown} refused the lab's first command: {exc}.") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        why = str(exc).rstrip(".") or type(exc).__name__
+        if "closed by server" in why:  # it accepted, read our command and hung up: an HTTP server, say
+            raise RedisUnreachable(not_redis.format(why)) from None
+        raise RedisUnreachable(
+            f"Cannot reach the Redis server at {shown}: {why}. "
             "Check that it is running and the URL is right, or unset REDIS_URL "
             "to let the lab start its own private server."
         ) from None
-    except redis.AuthenticationError as exc:
-        raise RedisUnreachable(
-            f"The server at {URL_ENV}={url!r} refused our credentials: {exc}. "
-            "Put the password in the URL: redis://:PASSWORD@host:port/0."
-        ) from None
+    except redis.RedisError as exc:  # a reply that is not RESP
+        raise RedisUnreachable(not_redis.format(f"it answered: {exc}")) from None
     finally:
         client.close()
 
@@ -135,18 +183,30 @@ def _check_reachable(url: str) -> None:
 _url_checked: set[str] = set()
 
 
-def redis_target(prefix: str | None = None) -> RedisTarget:
+def namespace(prefix: str) -> str:
+    """``prefix`` as a key namespace: it always ends in ``:``, so ``team1`` never covers ``team10:``."""
+    if not prefix or prefix.strip(":") == "" or any(c.isspace() for c in prefix):
+        raise ValueError(f"a key prefix must be a word such as 'team1' or 'arl:alice:', got {prefix!r}")
+    return prefix if prefix.endswith(":") else prefix + ":"
+
+
+def redis_target(prefix: str | None = None, *, check: bool = True) -> RedisTarget:
     """The lab's Redis for this process: ``REDIS_URL`` if set, else a private server.
 
     ``prefix`` overrides the key prefix (``LABKIT_PREFIX`` also does); by default
-    each process gets a fresh one, so several learners can share one server.
+    each process gets a fresh one, so several learners can share one server. A
+    prefix is a namespace: ``team1`` becomes ``team1:``. ``check=False`` skips the
+    one-shot PING of ``REDIS_URL``, for a service that first reaches the server
+    through a patient client (a worker started while Redis restarts).
     """
-    prefix = prefix or os.environ.get(PREFIX_ENV) or _default_prefix()
+    prefix = namespace(prefix or os.environ.get(PREFIX_ENV) or _default_prefix())
     url = os.environ.get(URL_ENV, "").strip()
     if url:
-        if url not in _url_checked:
-            _check_reachable(url)
+        if check and url not in _url_checked:
+            check_reachable(url)
             _url_checked.add(url)
+        elif not check:
+            _client_for(url).close()  # a malformed URL is still an error at once
         return RedisTarget(url, prefix)
     server = shared_server()
     return RedisTarget(server.url, prefix, server)

@@ -22,6 +22,7 @@ from typing import Iterable
 
 from ..errors import LabError
 from ..redis.target import RedisTarget
+from ..scratch import owned_prefix, temp_root
 from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
@@ -33,7 +34,10 @@ class WorkerProcess:
     def __init__(self, target: RedisTarget, worker_id: str, args: Iterable[str] = (),
                  python_path: Iterable[str] = ()) -> None:
         self.id = worker_id
-        self.log = Path(tempfile.mkstemp(prefix=f"labkit-{worker_id}-", suffix=".log")[1])
+        handle, name = tempfile.mkstemp(prefix=f"{owned_prefix('worker')}{worker_id}-", suffix=".log",
+                                        dir=temp_root())
+        os.close(handle)
+        self.log = Path(name)
         env = {**os.environ, **target.env(), PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
         paths = [*python_path, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
@@ -42,10 +46,15 @@ class WorkerProcess:
         with open(self.log, "wb") as out:
             self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=env)
+        self.pid_file.write_text(f"{self.popen.pid}\n")  # how `labkit reset` finds an orphan worker
         self.started = time.time()
         self.signalled_at: float | None = None
         self.exited_at: float | None = None
         _live.add(self)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.log.with_suffix(".pid")
 
     @property
     def pid(self) -> int:
@@ -105,10 +114,9 @@ class WorkerProcess:
             self.exited_at = time.time()
 
     def discard_log(self) -> None:
-        try:
-            self.log.unlink()
-        except OSError:
-            pass
+        """Remove the log and pid file (the run is over, its numbers are taken)."""
+        for path in (self.log, self.pid_file):
+            path.unlink(missing_ok=True)
 
 
 class ProcessGroup:
@@ -146,3 +154,4 @@ def _kill_leftovers() -> None:
     for proc in list(_live):
         if proc.alive:
             proc.popen.send_signal(signal.SIGKILL)
+        proc.discard_log()

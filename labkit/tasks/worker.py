@@ -159,8 +159,10 @@ class Worker:
 
     def __post_init__(self) -> None:
         self.id = self.config.id
-        self.target = redis_target()
-        self.client = self.target.async_client(patient=True)  # rides out a Redis restart
+        # No one-shot PING: a replacement started while Redis restarts must wait for it, so the
+        # first contact is start()'s beat through the patient client, which rides out a restart.
+        self.target = redis_target(check=False)
+        self.client = self.target.async_client(patient=True)
         self.store = Store(self.client, self.target)
         self.grace_s = self.config.grace_s
         self._heartbeat: Heartbeat | None = None
