@@ -170,12 +170,12 @@ STARTER = textwrap.dedent(
 
 
 def _lab_leftovers(root: Path) -> tuple[list[str], list[int]]:
-    """Entries in ``root`` and live processes whose working directory is inside it."""
+    """Entries in ``root`` and live processes working in it or started on it (a guardian still starting up)."""
     entries = [p.name for p in root.iterdir()]
     inside = []
-    for proc in psutil.process_iter(["pid", "cwd", "status"]):
-        cwd = proc.info["cwd"] or ""
-        if cwd.startswith(str(root)) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+    for proc in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
+        places = [proc.info["cwd"] or "", *(proc.info["cmdline"] or [])]
+        if any(place.startswith(str(root)) for place in places) and proc.info["status"] != psutil.STATUS_ZOMBIE:
             inside.append(proc.info["pid"])
     return entries, inside
 
@@ -207,6 +207,9 @@ def test_owner_killed_at_any_moment_of_start_up_leaves_nothing(short_tmp: Path) 
         owner.kill()
         owner.wait()
         deadline = time.monotonic() + 30  # a generous bound for a loaded machine, not a timing claim
+        while _lab_leftovers(short_tmp) != ([], []) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2)  # a guardian forked but not yet exec'd shows up by now
         while _lab_leftovers(short_tmp) != ([], []) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _lab_leftovers(short_tmp) == ([], []), f"kill {i} at {start_s * 1.2 * i / 19:.3f} s left something"
