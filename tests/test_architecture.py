@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "labkit"
 
 # Lower layers first. A module may import its own layer and the layers below it.
 LAYERS: dict[str, int] = {
-    "errors": 0, "reporting": 0, "scratch": 0,
+    "errors": 0, "reporting": 0, "scratch": 0, "markup": 0,
     "redis": 1, "model": 1,
     "tasks": 2, "instruments": 2, "review": 2,
     "figures": 3,

@@ -198,3 +198,25 @@ def test_assemble_keeps_the_rest_of_the_service() -> None:
     assert "async def record_audit" not in text and "def on_task_done" in text and "async def main" in text
 
 
+
+
+async def test_the_heartbeat_check_opens_with_its_own_rule(broken) -> None:
+    result = await _check("06.heartbeat", broken.start_heartbeat)
+    assert not result.passed and result.message.startswith("The reviewer still finds R4 in your start_heartbeat")
+
+
+async def test_clean_names_what_was_silenced_instead_of_fixed(tmp_path) -> None:
+    m = _module(tmp_path, "cap_silenced", """
+        from labkit import llm
+
+        async def handle(system_msg, history, conf):
+            return llm.chat(system_msg, history, conf)  # labkit: ignore[R1]
+
+        def record_audit(log, event):
+            log.append(event)
+    """)
+    pieces = {"handle": m.handle, "record_audit": m.record_audit, "reconcile": reconcile_lua,
+              "start_heartbeat": thread_with_event, "run_worker": graceful_wait}
+    result = await _check("06.clean", pieces)
+    assert result.passed and "passes all five rules" not in result.message
+    assert "silenced" in result.message and "R1 at line" in result.message

@@ -36,3 +36,19 @@ async def test_the_same_moves_cannot_break_a_fix(lab, variant):
 async def test_unknown_variant_is_a_clear_error(lab):
     with pytest.raises(ValueError, match="choose from"):
         await be_the_scheduler("optimistic", lab)
+
+
+async def test_a_cell_that_deletes_every_key_cannot_take_the_race_away(lab):
+    """Run All ends with `lab.cleanup()`: the first click sets the scenario up again."""
+    panel = await be_the_scheduler("naive", lab)
+    assert lab.cleanup() > 0  # the panel's keys were under lab's prefix, and are gone now
+    await play(panel, ["worker", "reconciler", "worker", "reconciler", "reconciler", "reconciler"])
+    assert "DONE -&gt; FAIL" in panel.banner.value or "DONE -> FAIL" in panel.banner.value
+    assert "d1" in panel.session.steps[1].reply  # the reconciler saw d1 running, not an empty Redis
+
+
+async def test_two_panels_do_not_share_keys(lab):
+    first, second = await be_the_scheduler("naive", lab), await be_the_scheduler("naive", lab)
+    assert first.target.prefix != second.target.prefix
+    await first.session.finish()
+    await second.session.finish()

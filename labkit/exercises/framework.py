@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from ..errors import CheckFailed, LabError
+from ..markup import inline_html
 
 MODE_ENV = "LABKIT_CHECK_MODE"
 #: When set, every check appends its outcome to this file as a JSON line
@@ -119,7 +120,7 @@ class CheckResult:
             f'style="background:{colour};border-left:6px solid {border};'
             f'padding:8px 12px;margin:4px 0;font-size:1.05em">'
             f"<b>{label}</b> &mdash; {html.escape(self.exercise)}: {html.escape(self.title)}"
-            f'<div style="margin-top:4px;white-space:pre-wrap">{html.escape(self.message)}</div>'
+            f'<div style="margin-top:4px;white-space:pre-wrap">{inline_html(self.message)}</div>'
             + (f'<details style="margin-top:4px"><summary>Full traceback</summary>'
                f'<pre style="font-size:0.85em">{html.escape(self.details)}</pre></details>' if self.details else "")
             +

@@ -1,50 +1,66 @@
 """Plot for the chaos run: progress with every fault marked, and the final tally.
 
 Drawing only; every number comes from :class:`labkit.tasks.chaos.ChaosResult`.
+Faults of different kinds get their own row of markers, so a kill and a SIGTERM
+fired at the same moment both show.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .style import BAD, BLUE, GREY, OK, ORANGE, PURPLE, VERMILLION, new_figure, styled
+
 if TYPE_CHECKING:
     from ..tasks.chaos import ChaosResult
 
-COLOURS = {"kill": "#d62728", "sigterm": "#ff7f0e", "redis-restart": "#9467bd"}
-LABELS = {"kill": "kill -9 a worker", "sigterm": "SIGTERM a worker", "redis-restart": "Redis restart"}
+KINDS = {  # kind: (colour, marker, legend label, marker height as a fraction of the axes)
+    "kill": (VERMILLION, "X", "kill -9 a worker", 0.95),
+    "sigterm": (ORANGE, "v", "SIGTERM a worker", 0.88),
+    "redis-restart": (PURPLE, "D", "Redis restart", 0.81),
+}
+
+
+def tally(result: "ChaosResult") -> list[tuple[str, int, str]]:
+    """(what, how many, colour) for the final tally, in reading order."""
+    return [
+        ("DONE exactly once", result.effective_completions, OK if result.exactly_once else BAD),
+        ("ran again (duplicates)", result.duplicate_executions, GREY),
+        ("zombie writes fenced off", result.stale_completions, GREY),
+        ("DONE -> FAIL", result.done_to_fail, OK if result.done_to_fail == 0 else BAD),
+        ("lost", len(result.lost), OK if not result.lost else BAD),
+    ]
 
 
 def plot_chaos(result: "ChaosResult") -> Any:
-    """Left: tasks DONE over time, faults as vertical lines. Right: the invariants as bars."""
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [3, 2]})
-    if result.timeline:
-        xs, ys = zip(*result.timeline)
-        left.step(xs, ys, where="post", color="#1f77b4", lw=2.5, label="tasks DONE")
-    shown: set[str] = set()
-    for fired in result.fired:
-        kind = fired.fault.kind
-        left.axvline(fired.t, color=COLOURS[kind], lw=2, ls="--",
-                     label=LABELS[kind] if kind not in shown else None)
-        shown.add(kind)
-    left.axhline(result.tasks, color="#2ca02c", lw=1, ls=":", label=f"all {result.tasks} tasks")
-    left.set_xlabel("seconds since the first task was queued", fontsize=11)
-    left.set_ylabel("tasks DONE", fontsize=11)
-    left.set_title(f"Seed {result.seed}: {result.workers} workers under fire", fontsize=13)
-    left.legend(loc="lower right", fontsize=10)
-    names = ["DONE exactly\nonce", "ran again\n(duplicates)", "zombie writes\nfenced off", "DONE -> FAIL", "lost"]
-    values = [result.effective_completions, result.duplicate_executions, result.stale_completions,
-              result.done_to_fail, len(result.lost)]
-    good = [result.exactly_once, True, True, result.done_to_fail == 0, not result.lost]
-    bars = right.bar(names, values, color=["#2ca02c" if ok else "#d62728" for ok in good])
-    bars[1].set_color("#7f7f7f")
-    bars[2].set_color("#7f7f7f")
-    for bar, value in zip(bars, values):
-        right.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), str(value), ha="center", va="bottom",
-                   fontsize=12, fontweight="bold")
-    right.set_ylim(0, max(values + [1]) * 1.2)
-    right.set_title("Final tally" + ("" if result.ok else " (INVARIANT BROKEN)"), fontsize=13)
-    right.tick_params(axis="x", labelsize=9)
-    fig.tight_layout()
+    """Left: tasks DONE over time, each fault a marker on its kind's row. Right: the tally as bars."""
+    with styled():
+        fig = new_figure(9.4, 4.4)
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        if result.timeline:
+            xs, ys = zip(*result.timeline)
+            left.step(xs, ys, where="post", color=BLUE, lw=2.5, label="tasks DONE")
+        shown: set[str] = set()
+        for fired in result.fired:
+            colour, marker, label, height = KINDS[fired.fault.kind]
+            left.axvline(fired.t, color=colour, lw=1, ls=":", alpha=0.8)
+            left.plot([fired.t], [height], marker=marker, ms=10, color=colour, ls="",
+                      transform=left.get_xaxis_transform(), label=None if label in shown else label)
+            shown.add(label)
+        left.axhline(result.tasks, color=OK, lw=1, ls="--", label=f"all {result.tasks} tasks")
+        left.set_ylim(0, result.tasks * 1.3)
+        left.set_xlabel("seconds since the first task was queued")
+        left.set_ylabel("tasks DONE")
+        left.set_title(f"Seed {result.seed}: {result.workers} workers under fire")
+        left.legend(loc="lower right", fontsize=9)
+        rows = tally(result)
+        names, values, colours = zip(*rows)
+        ys = list(range(len(rows)))[::-1]
+        right.barh(ys, values, color=colours)
+        for y, value in zip(ys, values):
+            right.text(value, y, f" {value}", va="center", fontsize=11, fontweight="bold")
+        right.set_yticks(ys, names)
+        right.set_xlim(0, max(list(values) + [1]) * 1.25)
+        right.set_xlabel("count")
+        right.set_title("Final tally" + ("" if result.ok else " (INVARIANT BROKEN)"))
     return fig

@@ -12,12 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..tasks.execlog import Event
+from .style import BAD, SERIES, new_figure, styled
 
 if TYPE_CHECKING:
     from ..lessons.heartbeat_demo import HeartbeatComparison, HeartbeatRun
 
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
-DUPLICATE = "#d62728"
+COLOURS = SERIES
+DUPLICATE = BAD
 
 
 def _workers(events: list[Event]) -> list[str]:
@@ -80,29 +81,27 @@ def _draw_tasks(ax: Any, run: "HeartbeatRun") -> None:
 
 def plot_run(run: "HeartbeatRun") -> Any:
     """Heartbeat ages with the TTL and verdicts (top), model calls per worker (bottom)."""
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, height_ratios=(3, 2))
-    _draw_ages(top, run)
-    top.set_title(f"{run.mode}: {len(run.verdicts)} declared dead, {run.duplicate_executions} duplicate "
-                  f"execution(s)", fontsize=13)
-    _draw_tasks(bottom, run)
-    fig.tight_layout()
+    with styled():
+        fig = new_figure(9.4, 6)
+        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+        _draw_ages(top, run)
+        top.set_title(f"{run.mode}: {len(run.verdicts)} declared dead, {run.duplicate_executions} duplicate "
+                      f"execution(s)")
+        _draw_tasks(bottom, run)
     return fig
 
 
 def plot_comparison(cmp: "HeartbeatComparison") -> Any:
     """One heartbeat-age panel per mode, same scales."""
-    import matplotlib.pyplot as plt
-
     n = len(cmp.runs)
-    fig, axes = plt.subplots(n, 1, figsize=(10, 1.9 * n + 0.8), sharex=True, sharey=True, squeeze=False)
-    for i, (ax, run) in enumerate(zip(axes[:, 0], cmp.runs)):
-        _draw_ages(ax, run, legend=(i == 0))
-        ax.set_ylabel("")
-        ax.set_title(f"{run.mode}: {run.false_dead} false 'dead', {run.duplicate_executions} duplicate(s)",
-                     fontsize=11, loc="left")
-    axes[-1, 0].set_xlabel("seconds since the document was created")
-    fig.supylabel("seconds since last beat")
-    fig.tight_layout()
+    with styled():
+        fig = new_figure(9.4, 1.9 * n + 0.9)
+        axes = fig.subplots(n, 1, sharex=True, sharey=True, squeeze=False)
+        for i, (ax, run) in enumerate(zip(axes[:, 0], cmp.runs)):
+            _draw_ages(ax, run, legend=(i == 0))
+            ax.set_ylabel("")
+            ax.set_title(f"{run.mode}: {run.false_dead} false 'dead', {run.duplicate_executions} duplicate(s)",
+                         fontsize=11, loc="left")
+        axes[-1, 0].set_xlabel("seconds since the document was created")
+        fig.supylabel("seconds since last beat")
     return fig

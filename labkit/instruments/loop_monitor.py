@@ -296,7 +296,7 @@ class MonitorResult:
         s = self.summary()
         head = (
             f"{s['duration_s']:.2f} s monitored: lag p50 {s['p50_ms']:.1f} ms, p90 {s['p90_ms']:.1f} ms, "
-            f"p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.0f} ms; "
+            f"p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.1f} ms; "
             f"{s['stall_count']} stall(s), {s['stalled_s']:.3f} s stalled"
         )
         return "\n".join([head] + [f"  - {stall}" for stall in self.stalls[:10]])

@@ -18,12 +18,10 @@ from ..reporting import Progress
 
 
 def figure_png(fig: Any) -> bytes:
-    """A Figure as PNG bytes, closed afterwards so figures do not pile up in pyplot."""
-    import matplotlib.pyplot as plt
-
+    """A Figure as PNG bytes, drawn as the inline backend draws it (100 dpi, tight box), so the
+    panel's picture has the size and text size of the notebook's own figures."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -43,7 +41,10 @@ def demo_panel(
     button = w.Button(description="Run", button_style="primary", icon="play")
     bar = w.FloatProgress(value=0.0, min=0.0, max=1.0, description="idle")
     status = w.HTML()
-    picture = w.Image(format="png", layout=w.Layout(max_width="100%"))
+    # shown at its natural size (never stretched to the panel's width), and hidden until there is
+    # something to show: an empty image is a broken-image icon
+    picture = w.Image(format="png", layout=w.Layout(max_width="100%", width="auto", height="auto",
+                                                    align_self="flex-start", display="none"))
 
     def progress(fraction: float, message: str) -> None:
         bar.value, bar.description, status.value = min(1.0, fraction), "running", message
@@ -53,6 +54,7 @@ def demo_panel(
             result = asyncio.run(run(progress))  # this thread's own loop, not the kernel's
             status.value = "drawing..."
             picture.value = figure_png(result.plot())
+            picture.layout.display = None
             status.value = describe(result)
             bar.value, bar.description = 1.0, "done"
         except Exception as exc:  # shown in the panel: a widget callback has nowhere else to report

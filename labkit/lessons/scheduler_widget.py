@@ -1,7 +1,12 @@
 """The "be the scheduler" panel: the learner picks which actor steps next.
 
 All the logic lives in :class:`labkit.instruments.explorer.Session`; this module only draws
-buttons, the Redis state and the log, and forwards clicks. Clicks run as tasks
+buttons, the Redis state and the log, and forwards clicks.
+
+The panel owns its keys: a prefix of its own, and the scenario is set up again
+on "start over" and on the first click of a run, so a later cell that deletes
+keys (``lab.cleanup()`` at the end of a notebook, after Run All) cannot leave the
+learner playing against an empty Redis. Clicks run as tasks
 on the notebook's own event loop (never ``asyncio.run``), handed over with
 ``run_coroutine_threadsafe`` since a widget callback may run on another thread,
 so the kernel stays responsive while a step's Redis command is in flight.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import html
+import uuid
 from typing import Any, Optional
 
 from ..instruments.explorer import Session, format_value
@@ -32,7 +38,7 @@ class SchedulerPanel:
 
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-        self.target = (target or redis_target()).child("scheduler")
+        self.target = (target or redis_target()).child(f"scheduler-{uuid.uuid4().hex[:6]}")
         self.variant = variant
         self.session: Optional[Session] = None
         self.loop = asyncio.get_running_loop()  # created in a cell: its loop owns the session
@@ -43,7 +49,7 @@ class SchedulerPanel:
                                  description="variant", layout=w.Layout(width="460px"))
         self.restart = w.Button(description="start over", icon="refresh")
         self.buttons: dict[str, Any] = {}
-        self.button_box = w.HBox()
+        self.button_box = w.VBox()  # one actor per line: long step labels stay readable
         self.state_html = w.HTML()
         self.log_html = w.HTML()
         self.banner = w.HTML()
@@ -74,14 +80,14 @@ class SchedulerPanel:
         self._render(f"Variant <b>{html.escape(self.variant)}</b>: {html.escape(VARIANTS[self.variant][2])}.")
 
     async def click(self, actor: str) -> None:
-        """Let ``actor`` take its next step (what a button does)."""
-        if self.session is None:
-            await self.reset()
-        assert self.session is not None
+        """Let ``actor`` take its next step (what a button does); a run's first click sets the scenario up anew."""
         if self._busy:
             return
         self._busy = True
         try:
+            if self.session is None or not self.session.steps:
+                await self.reset()
+            assert self.session is not None
             self.previous_state = dict(self.session.state)
             await self.session.step(actor)
             if self.session.finished:
@@ -120,9 +126,10 @@ class SchedulerPanel:
         for actor in session.actors:
             label = enabled.get(actor)
             text = f"{actor}: {label}" if label else f"{actor}: {session.status(actor)}"
-            button = w.Button(description=text[:60], tooltip=label or session.status(actor),
+            button = w.Button(description=text if len(text) <= 72 else text[:71] + "\u2026",
+                              tooltip=label or session.status(actor),
                               disabled=label is None or session.result is not None,
-                              layout=w.Layout(width="420px"))
+                              layout=w.Layout(width="auto", max_width="100%"))
             button.on_click(lambda _b, a=actor: self._spawn(self.click(a)))
             button.add_class(f"labkit-actor-{actor}")
             buttons.append(button)
@@ -133,11 +140,11 @@ class SchedulerPanel:
         for key, value in session.state.items():
             changed = self.previous_state.get(key) != value
             style = " style='background:#fff59d'" if changed else ""
-            rows.append(f"<tr{style}><td><code>{html.escape(key)}</code></td>"
+            rows.append(f"<tr{style}><td style='white-space:nowrap'><code>{html.escape(key)}</code></td>"
                         f"<td><code>{html.escape(format_value(value))}</code></td></tr>")
         for key in self.previous_state:
             if key not in session.state:
-                rows.append(f"<tr style='background:#fff59d'><td><code>{html.escape(key)}</code></td>"
+                rows.append(f"<tr style='background:#fff59d'><td style='white-space:nowrap'><code>{html.escape(key)}</code></td>"
                             "<td><i>(deleted)</i></td></tr>")
         self.state_html.value = ("<b>Redis now</b><table style='font-size:0.95em'>" + "".join(rows) + "</table>")
         steps = "".join(f"<li><b>{html.escape(r.actor)}</b>: <code>{html.escape(r.label)}</code> "

@@ -31,8 +31,10 @@ from ..tasks.procs import ProcessGroup
 from ..tasks.recovery import recovery_loop
 from ..reporting import Progress
 from ..tasks.store import DONE, RUNNING, Store, task_id
+from ..tasks.worker import WorkerConfig
 
 TTL_S = 0.5
+GRACE_SLACK_S = 0.3  # process start-up and signal delivery, beyond the grace itself
 SCENARIOS: dict[str, dict[str, Any]] = {
     "graceful": {"args": ["--mode", "offload", "--latency", "0.8"], "signals": [(0.2, "SIGTERM")]},
     "sigint": {"args": ["--mode", "offload", "--latency", "0.8"], "signals": [(0.2, "SIGINT")]},
@@ -60,6 +62,7 @@ class ShutdownRun:
     events: list[Event] = field(default_factory=list)
     log: str = ""
     doc_state_after_drain: str = ""
+    grace_s: float = 2.0  # how long the worker was told an in-flight task may take after the signal
 
     @property
     def shutdown_s(self) -> float:
@@ -83,11 +86,18 @@ class ShutdownRun:
     def clean(self) -> bool:
         return self.exit_code == 0 and not self.left_running
 
+    @property
+    def missed_grace(self) -> bool:
+        """The worker took longer than its grace period to go (its loop could not hear the signal)."""
+        return self.shutdown_s > self.grace_s + GRACE_SLACK_S
+
     def __str__(self) -> str:
         sent = " + ".join(name for _, name in self.signals)
         stuck = f", stuck RUNNING {self.stuck_running_s:.2f} s until recovery" if self.left_running else ""
-        return (f"{self.scenario:>13}: {sent} -> exit code {self.exit_code} after {self.shutdown_s:.2f} s; "
-                f"tasks at exit {self.states_at_exit}; released {self.released or 'none'}{stuck}")
+        late = f" (grace was {self.grace_s:g} s: ignored)" if self.missed_grace else ""
+        states = ", ".join(f"{task} {state}" for task, state in self.states_at_exit.items())
+        return (f"{self.scenario:>13}: {sent} -> exit code {self.exit_code} after {self.shutdown_s:.2f} s{late}; "
+                f"tasks at exit: {states}; released: {', '.join(self.released) or 'none'}{stuck}")
 
     def plot(self) -> Any:
         from ..figures.shutdown import plot_shutdowns
@@ -194,7 +204,9 @@ async def run_shutdown_demo(
             if any(s == RUNNING for s in states.values()):
                 stuck = (verdicts[0] if verdicts else time.time()) - exited
         say(1.0, f"{scenario}: done")
-        return ShutdownRun(scenario, t0, sent, code, exited, states, stuck, events, log, doc_state)
+        args = list(spec["args"])
+        grace = float(args[args.index("--grace") + 1]) if "--grace" in args else WorkerConfig.grace_s
+        return ShutdownRun(scenario, t0, sent, code, exited, states, stuck, events, log, doc_state, grace)
     finally:
         stop.set()
         await client.aclose()

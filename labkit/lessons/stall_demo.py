@@ -146,7 +146,7 @@ class StallRun:
         s = self.summary()
         return (
             f"{self.label}: {self.requests} x {self.call_s:g} s requests took {s['work_s']:.2f} s; "
-            f"lag p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.0f} ms; {s['stalled_s']:.2f} s stalled; "
+            f"lag p99 {s['p99_ms']:.1f} ms, max {s['max_ms']:.1f} ms; {s['stalled_s']:.2f} s stalled; "
             f"{s['missed_beats']} heartbeat(s) missed" + (" - the worker looked dead" if s["looked_dead"] else "")
         )
 

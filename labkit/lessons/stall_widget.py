@@ -21,7 +21,8 @@ def stall_panel() -> Any:
     call_s = w.FloatSlider(value=0.3, min=0.05, max=1.5, step=0.05, description="call (s)", continuous_update=False)
     requests = w.IntSlider(value=3, min=1, max=8, description="requests", continuous_update=False)
     work = w.ToggleButtons(options=["io", "cpu"], value="io", description="work")
-    strategy = w.Dropdown(options=[COMPARE_ALL, *STRATEGIES], value=COMPARE_ALL, description="strategy")
+    strategy = w.Dropdown(options=[COMPARE_ALL, *STRATEGIES], value=COMPARE_ALL, description="strategy",
+                          layout=w.Layout(width="max-content", min_width="320px"))
 
     async def run(progress: Progress) -> Any:
         chosen = DEFAULT_STRATEGIES[work.value] if strategy.value == COMPARE_ALL else [strategy.value]

@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
+from ..markup import inline_html
+
 RULES: dict[str, str] = {
     "R1": "blocking call inside async code",
     "R2": "sync/async boundary that the callers do not support",
@@ -140,21 +142,21 @@ class Review:
 
     def _repr_html_(self) -> str:
         notes = "".join(
-            f'<div style="color:#555">{html.escape(item.text())}</div>' for item in (*self.suppressed, *self.skipped)
+            f'<div style="color:#555">{inline_html(item.text())}</div>' for item in (*self.suppressed, *self.skipped)
         )
         if not self.findings:
             # amber, not green, when skipped files went unchecked
             back, edge, mark = ("#fff8e1", "#f9a825", "&#9888;") if self.skipped else ("#e8f5e9", "#2e7d32", "&#10004;")
             return (
                 f'<div class="labkit-review" style="background:{back};border-left:6px solid {edge};'
-                f'padding:8px 12px">{mark} {html.escape(self.summary())}{notes}</div>'
+                f'padding:8px 12px">{mark} {inline_html(self.summary())}{notes}</div>'
             )
         rows = "".join(
             "<tr>"
             f'<td style="text-align:left"><b>{f.rule}</b></td>'
             f'<td style="text-align:left">{html.escape(f.path)}:{f.line}</td>'
-            f'<td style="text-align:left">{html.escape(f.message)}</td>'
-            f'<td style="text-align:left">{html.escape(f.fix)}</td>'
+            f'<td style="text-align:left">{inline_html(f.message)}</td>'
+            f'<td style="text-align:left">{inline_html(f.fix)}</td>'
             "</tr>"
             for f in self.findings
         )

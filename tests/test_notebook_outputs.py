@@ -1,0 +1,97 @@
+"""What a learner sees after Run All: every figure once, cards without raw Markdown.
+
+Executes each notebook (learner and solution) in a fresh kernel, as nbval does,
+and then looks at the outputs rather than the code: a cell that shows the same
+image twice, or an HTML card that still carries Markdown syntax (backticks,
+``**bold**``), fails with the notebook, the cell and what was wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("notebooks/solutions/*.ipynb"))
+
+pytestmark = pytest.mark.timeout(300)
+
+# Markdown that should have been rendered: `code`, **bold**, [text](link).
+MARKDOWN_LEFTOVERS = re.compile(r"`[^`\n]+`|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)")
+TAG = re.compile(r"<[^>]+>")
+
+
+def image_digests(outputs: list[Any]) -> list[str]:
+    """One digest per image shown by a cell's outputs (PNG or SVG)."""
+    digests = []
+    for output in outputs:
+        data = output.get("data", {})
+        for mime in ("image/png", "image/svg+xml"):
+            if mime in data:
+                payload = data[mime]
+                raw = base64.b64decode(payload) if mime == "image/png" else str(payload).encode()
+                digests.append(hashlib.sha256(raw).hexdigest())
+    return digests
+
+
+def markdown_in_html(markup: str) -> list[str]:
+    """Markdown syntax left in an HTML output's visible text (``<pre>`` blocks are code: skipped)."""
+    visible = re.sub(r"<pre\b.*?</pre>", "", markup, flags=re.S | re.I)
+    text = html.unescape(TAG.sub(" ", visible))
+    return MARKDOWN_LEFTOVERS.findall(text)
+
+
+def test_the_checks_find_what_they_look_for() -> None:
+    png = base64.b64encode(b"\x89PNG same bytes").decode()
+    twice = [{"data": {"image/png": png}}, {"data": {"image/png": png, "text/plain": "<Figure>"}}]
+    assert len(set(image_digests(twice))) == 1 and len(image_digests(twice)) == 2
+    assert markdown_in_html("<div>run it with `await asyncio.to_thread(f)`</div>") == ["`await asyncio.to_thread(f)`"]
+    assert markdown_in_html("<b>**Passed**</b>") == ["**Passed**"]
+    assert markdown_in_html("<div>run it with <code>await asyncio.to_thread(f)</code></div>") == []
+    assert markdown_in_html("<pre>x = `a`</pre>") == []
+
+
+def _execute(notebook: Path) -> Any:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(notebook, as_version=4)
+    solved = notebook.parent.name == "solutions"
+    env_mode = os.environ.get("LABKIT_CHECK_MODE")
+    os.environ["LABKIT_CHECK_MODE"] = "strict" if solved else "expect-unsolved"
+    try:
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}},
+                       allow_errors=False).execute()
+    finally:
+        if env_mode is None:
+            os.environ.pop("LABKIT_CHECK_MODE", None)
+        else:
+            os.environ["LABKIT_CHECK_MODE"] = env_mode
+    return nb
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
+def test_each_figure_once_and_cards_rendered(notebook: Path) -> None:
+    nb = _execute(notebook)
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        digests = image_digests(cell.outputs)
+        if len(digests) != len(set(digests)):
+            problems.append(f"cell {index}: the same image is shown {len(digests) - len(set(digests)) + 1} times "
+                            "(a pyplot figure returned as the cell's value? draw with matplotlib.figure.Figure)")
+        for output in cell.outputs:
+            markup = output.get("data", {}).get("text/html")
+            if markup:
+                leftovers = markdown_in_html(str(markup))
+                if leftovers:
+                    problems.append(f"cell {index}: raw Markdown in rendered HTML: {leftovers[:3]}")
+    assert not problems, f"{notebook.relative_to(ROOT)}:\n" + "\n".join(problems)
