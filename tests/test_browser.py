@@ -1,9 +1,12 @@
 """The lab as learners meet it: `make lab`, a real JupyterLab, a real Chromium.
 
 Each notebook is opened in the browser, run top to bottom, and inspected: no
-error output, every figure drawn as an image, every widget rendered, and every
-demo panel re-runs its demo and redraws when its control is used. A screenshot
-per notebook lands in test-artifacts/browser/.
+error output, every figure drawn as an image and never scaled up past its
+natural width (nor shrunk so far that its text drops under 10 px), no widget
+label clipped, every widget rendered, and every demo panel re-runs its demo and
+redraws when its control is used. A screenshot per notebook, per figure and per
+widget lands in test-artifacts/browser/, with the measured image sizes in
+image-sizes.json.
 
 Skips with a reason when no Chromium is found; with CI set it fails instead.
 """
@@ -11,6 +14,7 @@ Skips with a reason when no Chromium is found; with CI set it fails instead.
 from __future__ import annotations
 
 import os
+import json
 import secrets
 import shutil
 import socket
@@ -27,6 +31,8 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("notebooks/solutions/*.ipynb"))
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 RUN_TIMEOUT_MS = 120_000
+# Figures use text of at least 9 pt at 100 dpi (12.5 px): shown at 80 % or more, it stays >= 10 px.
+MIN_DISPLAY_RATIO = 0.8
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -175,6 +181,63 @@ def _run_all(page) -> dict:
     return page.evaluate(NOTEBOOK_STATE)
 
 
+# Every figure shown: its natural width and the width it is displayed at.
+IMAGE_SIZES = """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
+  .filter(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null)
+  .map(i => ({natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+
+# Widget text that does not fit its box: buttons, labels, toggle buttons (their text overflows),
+# and drop-downs (the chosen option is wider than the box minus its arrow).
+CLIPPED_LABELS = """() => {
+  const out = [];
+  const scope = '.jp-OutputArea-output .jupyter-widgets';
+  for (const el of document.querySelectorAll(`${scope} button, ${scope} .widget-label`)) {
+    if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) out.push(el.textContent.trim());
+  }
+  const canvas = document.createElement('canvas').getContext('2d');
+  for (const select of document.querySelectorAll(`${scope} select`)) {
+    if (select.offsetParent === null || select.multiple) continue;
+    const style = getComputedStyle(select);
+    canvas.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const text = select.options[select.selectedIndex]?.text || '';
+    if (canvas.measureText(text).width + 20 > select.clientWidth) out.push(text);
+  }
+  return out;
+}"""
+
+
+def _check_images_and_labels(page, name: str) -> list[dict]:
+    """No figure scaled up or shrunk past readability, no clipped widget label; returns the sizes."""
+    sizes = page.evaluate(IMAGE_SIZES)
+    scaled_up = [s for s in sizes if s["shown"] > s["natural"] + 1]
+    assert not scaled_up, f"{name}: images shown wider than they were drawn (blurry): {scaled_up}"
+    shrunk = [s for s in sizes if s["shown"] < MIN_DISPLAY_RATIO * s["natural"]]
+    assert not shrunk, f"{name}: images shrunk below {MIN_DISPLAY_RATIO:.0%}, text under 10 px: {shrunk}"
+    clipped = page.evaluate(CLIPPED_LABELS)
+    assert not clipped, f"{name}: widget labels cut off: {clipped}"
+    return sizes
+
+
+def _screenshot_outputs(page, name: str) -> None:
+    """One picture per figure and per widget, to look at (test-artifacts/browser/)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for kind, selector in (("figure", ".jp-OutputArea-output img"), ("widget", ".jp-OutputArea-output .jupyter-widgets.widget-vbox")):
+        items = page.locator(selector)
+        for index in range(items.count()):
+            item = items.nth(index)
+            if item.is_visible():
+                item.scroll_into_view_if_needed()
+                item.screenshot(path=str(ARTIFACTS / f"{name}--{kind}{index + 1}.png"))
+
+
+def _record_sizes(name: str, sizes: list[dict]) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "image-sizes.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known[name] = sizes
+    path.write_text(json.dumps(known, indent=1, sort_keys=True))
+
+
 def _rerun_demo_panels(page) -> int:
     """Use each demo panel's control and wait for its figure to change."""
     panels = page.locator(".labkit-demo")
@@ -204,6 +267,7 @@ def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> No
     page = context.new_page()
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    name = notebook.relative_to(ROOT / "notebooks").as_posix().replace("/", "__")
     try:
         _open_notebook(page, base, token, notebook)
         state = _run_all(page)
@@ -218,18 +282,21 @@ def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> No
         if state["widgets"]:
             assert rendered_widgets >= state["widgets"], f"{state['widgets']} widgets, {rendered_widgets} shown"
         assert not page.locator(".jp-OutputArea-output :text('Error displaying widget')").count()
+        _check_images_and_labels(page, name)
         _rerun_demo_panels(page)
+        _record_sizes(name, _check_images_and_labels(page, name))
+        _screenshot_outputs(page, name)
         assert not [e for e in page_errors if "widget" in e.lower()], page_errors
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        name = notebook.relative_to(ROOT / "notebooks").as_posix().replace("/", "__")
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
         page.evaluate("() => window.jupyterapp.shell.currentWidget?.sessionContext?.shutdown()")
         context.close()
 
 
 def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
-    """A learner clicks the actors into the failing order and sees DONE -> FAIL; the Lua fix holds."""
+    """After Run All (its last cell, `lab.cleanup()`, deletes every key), a learner clicks the actors
+    into the failing order and sees DONE -> FAIL; after "start over" on the Lua fix, it holds."""
     base, token = lab_server
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -240,9 +307,10 @@ def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
         panel = page.locator(".labkit-scheduler").first
         banner = panel.locator(".labkit-scheduler-banner")
 
-        def play(order: str) -> None:
-            panel.locator(".labkit-scheduler-restart").click()
-            page.wait_for_function("p => p.querySelectorAll('ol li').length === 0", arg=panel.element_handle())
+        def play(order: str, restart: bool = True) -> None:
+            if restart:
+                panel.locator(".labkit-scheduler-restart").click()
+                page.wait_for_function("p => p.querySelectorAll('ol li').length === 0", arg=panel.element_handle())
             for letter in order:
                 button = panel.locator(".labkit-actor-" + {"W": "worker", "R": "reconciler"}[letter])
                 if not button.is_enabled():
@@ -254,8 +322,10 @@ def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
                     timeout=20_000,
                 )
 
-        play("WRWRRR")
+        play("WRWRRR", restart=False)  # the first clicks after Run All, as a learner makes them
         banner.get_by_text("DONE -> FAIL").wait_for(timeout=20_000)
+        assert "{'d1'}" in panel.locator("ol li").nth(1).inner_text()  # the reconciler saw d1, not an empty Redis
+        assert page.evaluate(CLIPPED_LABELS) == []
 
         from labkit.lessons.race_demo import VARIANTS
 

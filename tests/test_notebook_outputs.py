@@ -1,9 +1,10 @@
-"""What a learner sees after Run All: every figure once, cards without raw Markdown.
+"""What a learner sees after Run All: every figure once and not too wide, cards without raw Markdown.
 
 Executes each notebook (learner and solution) in a fresh kernel, as nbval does,
 and then looks at the outputs rather than the code: a cell that shows the same
-image twice, or an HTML card that still carries Markdown syntax (backticks,
-``**bold**``), fails with the notebook, the cell and what was wrong.
+image twice, an HTML card that still carries Markdown syntax (backticks,
+``**bold**``), or a figure wider than JupyterLab's content column, fails with
+the notebook, the cell and what was wrong.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import html
 import os
 import re
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ NOTEBOOKS = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("notebooks
 
 pytestmark = pytest.mark.timeout(300)
 
+# JupyterLab's content column is about 900-1000 px wide: a wider figure is shrunk, and its text with it.
+MAX_PNG_WIDTH = 1000
 # Markdown that should have been rendered: `code`, **bold**, [text](link).
 MARKDOWN_LEFTOVERS = re.compile(r"`[^`\n]+`|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)")
 TAG = re.compile(r"<[^>]+>")
@@ -42,6 +46,16 @@ def image_digests(outputs: list[Any]) -> list[str]:
     return digests
 
 
+def png_widths(outputs: list[Any]) -> list[int]:
+    """The natural width in pixels of every PNG a cell shows (read from the PNG header)."""
+    widths = []
+    for output in outputs:
+        payload = output.get("data", {}).get("image/png")
+        if payload:
+            widths.append(struct.unpack(">I", base64.b64decode(payload)[16:20])[0])
+    return widths
+
+
 def markdown_in_html(markup: str) -> list[str]:
     """Markdown syntax left in an HTML output's visible text (``<pre>`` blocks are code: skipped)."""
     visible = re.sub(r"<pre\b.*?</pre>", "", markup, flags=re.S | re.I)
@@ -57,6 +71,8 @@ def test_the_checks_find_what_they_look_for() -> None:
     assert markdown_in_html("<b>**Passed**</b>") == ["**Passed**"]
     assert markdown_in_html("<div>run it with <code>await asyncio.to_thread(f)</code></div>") == []
     assert markdown_in_html("<pre>x = `a`</pre>") == []
+    header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", 951, 400)
+    assert png_widths([{"data": {"image/png": base64.b64encode(header).decode()}}]) == [951]
 
 
 def _execute(notebook: Path) -> Any:
@@ -88,6 +104,10 @@ def test_each_figure_once_and_cards_rendered(notebook: Path) -> None:
         if len(digests) != len(set(digests)):
             problems.append(f"cell {index}: the same image is shown {len(digests) - len(set(digests)) + 1} times "
                             "(a pyplot figure returned as the cell's value? draw with matplotlib.figure.Figure)")
+        too_wide = [w for w in png_widths(cell.outputs) if w > MAX_PNG_WIDTH]
+        if too_wide:
+            problems.append(f"cell {index}: figure(s) {too_wide} px wide, more than JupyterLab's "
+                            f"{MAX_PNG_WIDTH} px column: it would be shrunk and its text with it")
         for output in cell.outputs:
             markup = output.get("data", {}).get("text/html")
             if markup:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..tasks.execlog import Event
-from .style import BAD, SERIES, new_figure, styled
+from .style import BAD, BLUE, GREY, PURPLE, SKY, new_figure, styled
 
 if TYPE_CHECKING:
     from ..lessons.heartbeat_demo import HeartbeatComparison, HeartbeatRun
 
-COLOURS = SERIES
+COLOURS = (BLUE, SKY, PURPLE, GREY)  # far from the red of a duplicate
 DUPLICATE = BAD
 
 
@@ -68,8 +68,10 @@ def _draw_tasks(ax: Any, run: "HeartbeatRun") -> None:
         row = workers.index(e.worker)
         start = float(e.get("began", e.t)) - run.t0
         colour = DUPLICATE if e.get("task") in twice else COLOURS[row % len(COLOURS)]
-        ax.barh(row, e.t - run.t0 - start, left=start, height=0.5, color=colour, alpha=0.85, edgecolor="k")
-        ax.text(start + 0.01, row, str(e.get("task")), va="center", fontsize=9, color="white")
+        ax.barh(row, e.t - run.t0 - start, left=start, height=0.5, color=colour, alpha=0.85, edgecolor="k",
+                hatch="//" if e.get("task") in twice else None)
+        ax.text(start + 0.01, row, str(e.get("task")), va="center", fontsize=9, color="black",
+                bbox={"facecolor": "white", "alpha": 0.7, "pad": 1, "linewidth": 0})
     for e in run.events:
         if e.kind == "finish" and e.get("outcome") == "stale" and e.worker in workers:
             ax.annotate("completion stale: result thrown away", (e.t - run.t0, workers.index(e.worker) + 0.3),

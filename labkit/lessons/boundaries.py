@@ -21,6 +21,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from ..markup import inline_html
+
 SIGNAL_MODES = ("stop-event", "async-handler")
 
 
@@ -47,7 +49,7 @@ class Outcome:
             f"<td style='text-align:left'><code>{html.escape(str(v))}</code></td></tr>"
             for k, v in self.facts.items()
         )
-        notes = "".join(f"<div style='color:#555'>{html.escape(n)}</div>" for n in self.notes)
+        notes = "".join(f"<div style='color:#555'>{inline_html(n)}</div>" for n in self.notes)
         return (
             f"<div style='border-left:6px solid {colour};padding:6px 12px'>"
             f"<b>{html.escape(self.title)}</b>: {html.escape(self.verdict)}"
