@@ -16,7 +16,7 @@ from .exercises.framework import CheckResult, NotYet, check, exercise
 from .instruments.explorer import Explorer
 from .instruments.loop_monitor import LoopMonitor, MonitorResult
 from .instruments.stepping import step
-from .lessons import boundaries, race_demo
+from .lessons import boundaries, race_demo, rq_case
 from .lessons.heartbeat_demo import compare_modes as compare_heartbeats
 from .lessons.heartbeat_demo import run_heartbeat_demo
 from .lessons.mystery_service import IngestService
@@ -57,7 +57,7 @@ __all__ = [
     "LoopMonitor", "MonitorResult", "NotYet", "RedisBinaryNotFound", "RedisStartError", "RedisTarget",
     "ModelEndpoint", "RedisUnreachable", "Review", "ReviewError", "Store",
     "ask", "boundaries", "check", "compare_heartbeats", "compare_shutdowns", "compare_stalls", "completion",
-    "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "model_endpoint", "race_demo", "reconcilers",
+    "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "model_endpoint", "race_demo", "reconcilers", "rq_case",
     "recovery_loop", "redis_target", "review_paths", "review_source", "run_chaos", "run_doctor",
     "run_heartbeat_demo", "run_shutdown_demo", "run_stall", "shutdown_shared_pool", "step",
     *_WIDGETS,
