@@ -19,7 +19,8 @@ _SUITE_TMP = Path(tempfile.mkdtemp(prefix="arl-suite-"))
 os.environ["TMPDIR"] = str(_SUITE_TMP)
 tempfile.tempdir = str(_SUITE_TMP)
 
-from labkit.redis.target import RedisTarget, redis_target  # noqa: E402 - after TMPDIR is ours
+from labkit.redis.server import stop_shared_server  # noqa: E402 - after TMPDIR is ours
+from labkit.redis.target import RedisTarget, redis_target  # noqa: E402
 
 REDIS_FIXTURES = {"redis_base", "lab"}
 
@@ -33,6 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Fail the run if it left lab temp entries (logs, answer modules, server directories)."""
+    stop_shared_server()  # the one server meant to live until exit: end it first
     left = sorted(p.name for p in _SUITE_TMP.glob("labkit-*"))
     shutil.rmtree(_SUITE_TMP, ignore_errors=True)
     if left:
@@ -43,12 +45,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 @pytest.fixture(scope="session")
-def redis_base():
-    """The suite's server: REDIS_URL if set, else a private embedded one (stopped at the end)."""
-    target = redis_target(prefix=f"arl-test:{uuid.uuid4().hex[:8]}:")
-    yield target
-    if target.server is not None:
-        target.server.stop()
+def redis_base() -> RedisTarget:
+    """The suite's server: REDIS_URL if set, else this process's embedded one."""
+    return redis_target(prefix=f"arl-test:{uuid.uuid4().hex[:8]}:")
 
 
 @pytest.fixture

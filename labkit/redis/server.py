@@ -294,3 +294,10 @@ def shared_server() -> EmbeddedRedis:
         if _shared is None or not _shared.running:
             _shared = EmbeddedRedis.start()
         return _shared
+
+
+def stop_shared_server() -> None:
+    """Stop this process's shared server now (interpreter exit does it anyway; a test run checks before)."""
+    with _lock:
+        if _shared is not None:
+            _shared.stop()
