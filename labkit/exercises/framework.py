@@ -11,10 +11,11 @@ An exercise is an async *checker* registered under an id::
 A learner runs it with ``await labkit.check("00.gather", fetch_all)`` and sees a
 pass card or a "not yet" card with the hint.
 
-The checker runs on its own event loop in a daemon thread. That keeps the
-kernel's loop free while learner code runs (a learner's ``time.sleep`` cannot
-freeze the notebook), lets a time limit abandon code that never returns, and
-gives timing-based checks a quiet loop to measure.
+The checker runs on its own event loop in a daemon thread
+(:mod:`.running`). That keeps the kernel's loop free while learner code runs
+(a learner's ``time.sleep`` cannot freeze the notebook), lets a time limit stop
+code that never returns, caps what it prints, turns ``sys.exit()`` and
+``KeyboardInterrupt`` into cards, and gives timing-based checks a quiet loop.
 
 ``LABKIT_CHECK_MODE`` turns cards into assertions for automated runs:
 ``strict`` raises :class:`CheckFailed` when a check does not pass (solution
@@ -25,19 +26,17 @@ notebooks still holding their stubs).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import html
 import inspect
 import json
 import os
-import threading
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from ..errors import CheckFailed, LabError
 from ..markup import inline_html
+from .running import OUTPUT_CAP, CheckRun, describe_crash, settle_runaways
 
 MODE_ENV = "LABKIT_CHECK_MODE"
 #: When set, every check appends its outcome to this file as a JSON line
@@ -157,36 +156,6 @@ def check_mode() -> str:
     return mode
 
 
-def _run_in_thread(coro_fn: Callable[[], Awaitable[str]]) -> concurrent.futures.Future[str]:
-    """Run a coroutine on a fresh loop in a daemon thread that we may abandon."""
-    future: concurrent.futures.Future[str] = concurrent.futures.Future()
-
-    def main() -> None:
-        try:
-            future.set_result(asyncio.run(coro_fn()))
-        except BaseException as exc:  # noqa: BLE001 - hand everything to the caller
-            if not future.done():
-                future.set_exception(exc)
-
-    threading.Thread(target=main, name="labkit-check", daemon=True).start()
-    return future
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # labkit/
-
-
-def _describe_crash(exc: BaseException) -> str:
-    """Turn an exception from learner code into a hint that points at their line."""
-    if isinstance(exc, NotImplementedError):
-        return "Your answer still raises NotImplementedError: replace the stub with your code."
-    where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
-        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR) and "asyncio" not in frame.filename:
-            where = f" (line {frame.lineno}: {frame.line})" if frame.line else f" (line {frame.lineno})"
-            break
-    return f"Your code raised {type(exc).__name__}: {exc}{where}"
-
-
 def _record(result: CheckResult, demo: bool) -> None:
     path = os.environ.get(PROGRESS_ENV)
     if path:
@@ -219,22 +188,42 @@ async def check(
     if not (isinstance(limit, (int, float)) and limit > 0):
         raise LabError(f"time_limit must be a positive number of seconds, got {limit!r}")
     began = time.perf_counter()
+    note = await settle_runaways()
+    checker = (ex.checker.__code__.co_filename, ex.checker.__code__.co_name)
+    run = CheckRun(ex.id, lambda: ex.checker(answer), checker)
+    run.start()
     details = ""
-    future = _run_in_thread(lambda: ex.checker(answer))
+    outcome = asyncio.wrap_future(run.future)
+    outcome.add_done_callback(lambda f: f.cancelled() or f.exception())  # read here or below, never lost
     try:
-        message = await asyncio.wait_for(asyncio.wrap_future(future), timeout=limit)
-        passed = True
-    except NotYet as exc:
-        message, passed, details = str(exc), False, exc.details
-    except asyncio.TimeoutError:
-        message = (
-            f"Your code did not finish within {limit:g} s, so the check gave up on it. "
-            "Is something blocking, or waiting for an event that never comes?"
-        )
+        done, _ = await asyncio.wait({outcome}, timeout=limit)
+    except asyncio.CancelledError:  # the cell was interrupted: do not leave the learner's code running
+        run.restore_output()
+        await asyncio.shield(run.stop())
+        raise
+    if done:
+        try:
+            message, passed = run.future.result(), True  # not outcome's: asyncio re-creates a TimeoutError
+        except NotYet as exc:
+            message, passed, details = str(exc), False, exc.details
+        except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
+            (message, details), passed = describe_crash(exc, checker), False
+    else:
+        at = run.stuck_at()
+        runaway = await run.stop()
         passed = False
-    except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
-        message, passed = _describe_crash(exc), False
-    result = CheckResult(ex.id, ex.title, passed, message, time.perf_counter() - began, details)
+        if runaway is None:
+            message = (f"Your code did not finish within {limit:g} s{at}, so the check stopped it. "
+                       "Is something blocking, or waiting for an event that never comes?")
+        else:
+            message = (f"Your code did not finish within {limit:g} s{runaway.where or at}, and the check could not "
+                       "stop it: it is still running inside this kernel, stuck in a call Python cannot interrupt. "
+                       "Restart the kernel (Kernel > Restart Kernel) to end it; until then, later checks will say "
+                       "it is still running.")
+    cut = run.restore_output()
+    if cut:
+        message += f"\nYour code printed {cut:,} characters more than the {OUTPUT_CAP:,} shown in the notebook."
+    result = CheckResult(ex.id, ex.title, passed, note + message, time.perf_counter() - began, details)
     await asyncio.to_thread(_record, result, expect_pass is not None)  # file I/O stays off the loop
     mode = check_mode()
     if mode and expect_pass is not None:
