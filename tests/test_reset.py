@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from labkit.cli.reset import ResetReport, reset, reset_keys
-from labkit.redis.server import EmbeddedRedis
+from labkit.redis.server import EmbeddedRedis, find_server_binary
 from labkit.redis.target import RedisTarget, redis_target
 
 pytestmark = pytest.mark.redis
@@ -194,10 +194,11 @@ def test_dry_run_cli_changes_nothing(root: Path) -> None:
     orphan.mkdir()
     result = subprocess.run([sys.executable, "-m", "labkit", "reset", "--dry-run"], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "TMPDIR": str(root)})
-    assert result.returncode == 0 and str(orphan) in result.stdout and orphan.is_dir()
+    assert result.returncode == 0 and "would remove 1" in result.stdout and str(orphan) in result.stdout
+    assert orphan.is_dir()
     result = subprocess.run([sys.executable, "-m", "labkit", "reset"], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "TMPDIR": str(root)})
-    assert result.returncode == 0 and not orphan.exists()
+    assert result.returncode == 0 and "removed 1" in result.stdout and not orphan.exists()
 
 
 def test_a_wrong_redis_url_is_one_line_with_the_password_masked() -> None:
@@ -206,3 +207,25 @@ def test_a_wrong_redis_url_is_one_line_with_the_password_masked() -> None:
                             env=env)
     assert result.returncode == 2 and "hunter2" not in result.stdout + result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Cannot reach" in result.stderr
+
+
+def test_old_style_server_directories_go_only_when_dead_and_not_new(root: Path) -> None:
+    """Directories named before they carried an owner's pid: no way to ask the owner, so ask the socket."""
+    stale, young, live = (root / f"labkit-redis-{name}" for name in ("stale123", "young123", "live1234"))
+    for directory in (stale, young, live):
+        directory.mkdir()
+    server = subprocess.Popen([str(find_server_binary()), "--port", "0", "--unixsocket", str(live / "redis.sock"),
+                               "--save", "", "--appendonly", "no", "--dir", str(live)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while not (live / "redis.sock").exists():
+            time.sleep(0.01)
+        an_hour_ago = time.time() - 3600
+        for directory in (stale, live):
+            os.utime(directory, (an_hour_ago, an_hour_ago))
+        report = reset(root=root)
+        assert report.removed == [str(stale)] and report.stopped == []
+        assert young.is_dir() and live.is_dir() and server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(10)

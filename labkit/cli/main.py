@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run a headline demo in this terminal (no Jupyter needed)")
     demo.add_argument("name", nargs="?", help="which demo; leave out to list them")
     demo.set_defaults(run=_demo)
-    reset = commands.add_parser("reset", help="stop stray lab servers and workers; clear your keys on REDIS_URL")
+    reset = commands.add_parser("reset", help="reclaim what dead lab sessions left (servers, workers, temp files); clear your keys on REDIS_URL")
     reset.add_argument("--dry-run", action="store_true", help="only list what would be stopped or deleted")
     reset.set_defaults(run=_reset)
     commands.add_parser(

@@ -46,14 +46,18 @@ class ResetReport:
     prefix: str = ""
     url: str = ""
 
+    dry_run: bool = False
+
     def text(self) -> str:
-        lines = [f"stopped {len(self.stopped)} orphaned process(es)"] + [f"  {p}" for p in self.stopped]
-        lines.append(f"removed {len(self.removed)} orphaned temp entr{'y' if len(self.removed) == 1 else 'ies'}")
+        stopped, removed = ("would stop", "would remove") if self.dry_run else ("stopped", "removed")
+        lines = [f"{stopped} {len(self.stopped)} orphaned process(es)"] + [f"  {p}" for p in self.stopped]
+        lines.append(f"{removed} {len(self.removed)} orphaned temp entr{'y' if len(self.removed) == 1 else 'ies'}")
         lines += [f"  {p}" for p in self.removed]
         if self.kept:
             lines.append(f"left {len(self.kept)} temp entr{'y' if len(self.kept) == 1 else 'ies'} of live sessions alone")
         if self.prefix:
-            lines.append(f"deleted {self.deleted_keys} key(s) under {self.prefix!r} on REDIS_URL={masked(self.url)}")
+            deleted = "would delete" if self.dry_run else "deleted"
+            lines.append(f"{deleted} {self.deleted_keys} key(s) under {self.prefix!r} on REDIS_URL={masked(self.url)}")
         return "\n".join(lines)
 
 
@@ -193,7 +197,7 @@ def reset_keys(report: ResetReport, dry_run: bool = False) -> None:
 
 def reset(dry_run: bool = False, root: Path | None = None) -> ResetReport:
     """Reclaim orphaned lab processes and temp entries; clear this user's keys on REDIS_URL."""
-    report = ResetReport()
+    report = ResetReport(dry_run=dry_run)
     reset_temp(report, root, dry_run)
     reset_keys(report, dry_run)
     return report
