@@ -81,10 +81,10 @@ def main(argv: list[str]) -> int:
 
     def quit_now(*_: object) -> None:
         stop_and_clean()
-        os._exit(0)
+        os._exit(0)  # labkit: ignore[R5] the guardian's only work is the server it has just stopped
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, quit_now)  # labkit: ignore[R5] the guardian's only work is the server it has just stopped
+        signal.signal(signum, quit_now)
     with open(os.path.join(directory, "redis.log"), "ab") as log:
         try:
             server = subprocess.Popen(
