@@ -111,8 +111,8 @@ async def test_scheduled_stress_is_reproducible_from_its_seed(lab):
 
     explorer = Explorer(lab, {"a": get_then_set, "b": get_then_set, "c": get_then_set}, setup=setup,
                         invariants=nothing_lost)
-    one = await explorer.stress(40, seeds=[7, 8], scheduled=True)
-    two = await explorer.stress(40, seeds=[7, 8], scheduled=True)
+    one = await explorer.stress(40, seeds=[7, 8], scheduled=True, stop_at_first_failure=False)
+    two = await explorer.stress(40, seeds=[7, 8], scheduled=True, stop_at_first_failure=False)
     assert one.first_failure_per_seed == two.first_failure_per_seed and one.failures == two.failures > 0
     assert one.first_failure.schedule_id == two.first_failure.schedule_id
     assert (await explorer.replay(one.first_failure.schedule_id)).failed

@@ -429,7 +429,7 @@ class Explorer:
         start_spread: float = 0.0,
         seed: int = 0,
         seeds: Optional[int | Sequence[int]] = None,
-        stop_at_first_failure: bool = False,
+        stop_at_first_failure: bool = True,
         time_budget: Optional[float] = None,
         run_timeout: Optional[float] = None,
         scheduled: bool = False,
@@ -441,7 +441,8 @@ class Explorer:
         reconciler sweep meets a worker finishing at an arbitrary moment.
         ``seeds`` (a count, or a list) repeats the hunt per seed: the result has
         the failure rate over every run and runs-to-first-failure as a median
-        over seeds. Every step's state is recorded, so history invariants hold
+        over seeds (pass ``stop_at_first_failure=False`` for a failure rate over
+        all ``runs``; by default each seed stops at its first failure). Every step's state is recorded, so history invariants hold
         their meaning. The OS interleaves free-running actors, so only the delays
         come from the seed; ``scheduled=True`` instead draws each run's schedule
         from the seed and runs it under the explorer's control: reproducible,
@@ -499,7 +500,7 @@ class Explorer:
         return StressResult(self.name, total, failures, statistics.median(hits) if hits else None,
                             statistics.median(per_seed_seconds) if per_seed_seconds else None,
                             time.perf_counter() - began, float(jitter), seed_list[0], first, float(start_spread),
-                            seed_list, per_seed, scheduled)
+                            seed_list, per_seed, scheduled, stop_at_first_failure)
 
     async def _free_run(self, clients: _Clients, rng: random.Random, jitter: float, spread: float,
                         limit: float) -> RunResult:

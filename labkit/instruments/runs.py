@@ -267,6 +267,7 @@ class StressResult:
     seeds: list[int] = field(default_factory=list)
     first_failure_per_seed: list[Optional[int]] = field(default_factory=list)
     scheduled: bool = False
+    stopped_at_first_failure: bool = False
 
     @property
     def failure_rate(self) -> float:
@@ -293,8 +294,9 @@ class StressResult:
             first = f"first failure at run {self.runs_to_first_failure:g} ({self.seconds_to_first_failure:.3f} s)"
         note = "" if self.scheduled else (" The OS decides the interleaving here, so the same seed can give "
                                           "different counts; scheduled=True makes a seed reproducible.")
+        stopped = " (each seed stopped at its first failure)" if self.stopped_at_first_failure and found else ""
         return (f"{self.name} stress {how}: {self.runs} runs in {self.seconds:.2f} s, "
-                f"{self.failures} failing ({self.failure_rate:.1%}); {first}.{note}")
+                f"{self.failures} failing ({self.failure_rate:.1%}){stopped}; {first}.{note}")
 
     def __str__(self) -> str:
         return self.summary()
