@@ -52,3 +52,10 @@ async def test_two_panels_do_not_share_keys(lab):
     assert first.target.prefix != second.target.prefix
     await first.session.finish()
     await second.session.finish()
+
+
+async def test_the_state_table_names_keys_without_the_panel_prefix(lab):
+    panel = await be_the_scheduler("naive", lab)
+    table = panel.state_html.value
+    assert "<code>doc:d1</code>" in table and panel.target.prefix not in table
+    await panel.session.finish()

@@ -140,11 +140,13 @@ class SchedulerPanel:
         for key, value in session.state.items():
             changed = self.previous_state.get(key) != value
             style = " style='background:#fff59d'" if changed else ""
-            rows.append(f"<tr{style}><td style='white-space:nowrap'><code>{html.escape(key)}</code></td>"
+            name = html.escape(session.state.short(key))  # the keys the code writes, shown without the prefix
+            rows.append(f"<tr{style}><td style='white-space:nowrap'><code>{name}</code></td>"
                         f"<td><code>{html.escape(format_value(value))}</code></td></tr>")
         for key in self.previous_state:
             if key not in session.state:
-                rows.append(f"<tr style='background:#fff59d'><td style='white-space:nowrap'><code>{html.escape(key)}</code></td>"
+                name = html.escape(session.state.short(key))
+                rows.append(f"<tr style='background:#fff59d'><td style='white-space:nowrap'><code>{name}</code></td>"
                             "<td><i>(deleted)</i></td></tr>")
         self.state_html.value = ("<b>Redis now</b><table style='font-size:0.95em'>" + "".join(rows) + "</table>")
         steps = "".join(f"<li><b>{html.escape(r.actor)}</b>: <code>{html.escape(r.label)}</code> "
