@@ -196,3 +196,13 @@ def scenario(target: RedisTarget, fixed: bool = False, **options: Any) -> Explor
                     invariants=case.finished_stays_finished, client_options={"decode_responses": False},
                     clock=float(NOW), name=f"rq {RQ_VERSION} {'watched ' if fixed else ''}cleanup vs completion",
                     **options)
+
+
+def timeline(run: RunResult, target: RedisTarget) -> str:
+    """One line per step: who, what (cut to fit), and job1's status after it - the trace, for a notebook."""
+    case = RQCase(target)
+    lines = [f"schedule {run.schedule_id}: {run.message or 'every invariant holds'}"]
+    for s in run.steps:
+        label = s.label if len(s.label) <= 58 else s.label[:55] + "..."
+        lines.append(f"{s.index:>3}. {s.actor:<8} {label:<58}  job1 {case.status(s.state)}")
+    return "\n".join(lines)
