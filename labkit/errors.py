@@ -16,6 +16,10 @@ class RedisStartError(LabError):
 class RedisUnreachable(LabError):
     """``REDIS_URL`` names a server that does not answer."""
 
+    def _render_traceback_(self) -> list[str]:
+        # IPython shows this instead of a traceback: the message already says what to change.
+        return [f"{type(self).__name__}: {self}"]
+
 
 class CheckFailed(LabError):
     """Raised by a failing exercise check in strict mode (solution runs, CI)."""
