@@ -179,3 +179,22 @@ async def test_thread_run_instead_of_start_gets_a_hint_about_run() -> None:
     assert not result.passed
     assert "`thread.run()`" in result.message and "Thread.start()" in result.message, result.message
     assert "runpy" not in result.message
+
+
+def heartbeat_thread_that_crashes(beat, interval_s):
+    stop = threading.Event()
+
+    def beating():
+        while not stop.wait(interval_s):
+            beat(interval_s)
+
+    threading.Thread(target=beating, daemon=True).start()
+    return stop.set
+
+
+async def test_an_exception_in_a_thread_the_learner_started_is_the_cause() -> None:
+    result = await check("04.heartbeat-thread", heartbeat_thread_that_crashes)
+    assert not result.passed
+    assert result.message.startswith("Your code (in thread"), result.message
+    assert "TypeError" in result.message and "`beat(interval_s)`" in result.message
+    assert "declared dead" not in result.message and "beat(interval_s)" in result.details

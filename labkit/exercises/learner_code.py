@@ -268,7 +268,8 @@ class LearnerFault:
         if self.type == "SystemExit":
             return (f"Your code called sys.exit({self.message}){self.where()} in worker {self.worker}, ending the "
                     f"whole process. Return from {what} instead (or set the stop event) and let the worker finish.")
-        source = self.function if not self.function.startswith(("thread", "your")) else f"code ({self.function})"
+        source = ("code" if self.function == "your code" else
+                  f"code (in {self.function})" if self.function.startswith("thread") else self.function)
         return f"Your {source} raised {self.type}: {self.message}{self.where()} in worker {self.worker}."
 
 
