@@ -181,21 +181,44 @@ def _run_all(page) -> dict:
     return page.evaluate(NOTEBOOK_STATE)
 
 
+# JupyterLab 4 only keeps the cells near the viewport in the page: each output cell is scrolled
+# into view before it is measured. These run on one cell's node (or, given none, the whole page).
+OUTPUT_CELLS = """() => {
+  const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+  const out = [];
+  for (let i = 0; i < cells.length; i++) {
+    const outputs = cells.get(i).toJSON().outputs || [];
+    if (outputs.some(o => o.data && (o.data['image/png'] || o.data['application/vnd.jupyter.widget-view+json']))) out.push(i);
+  }
+  return out;
+}"""
+SHOW_CELL = """async i => {
+  const notebook = window.jupyterapp.shell.currentWidget.content;
+  await notebook.scrollToItem(i, 'start');
+  const node = notebook.widgets[i].node;
+  node.scrollIntoView({block: 'start'});
+  return !!node.querySelector('.jp-OutputArea');
+}"""
+
 # Every figure shown: its natural width and the width it is displayed at.
-IMAGE_SIZES = """() => [...document.querySelectorAll('.jp-OutputArea-output img')]
-  .filter(i => i.complete && i.naturalWidth > 0 && i.offsetParent !== null)
-  .map(i => ({natural: i.naturalWidth, shown: i.getBoundingClientRect().width}))"""
+IMAGE_SIZES = """(i) => {
+  const root = i === null ? document : window.jupyterapp.shell.currentWidget.content.widgets[i].node;
+  return [...root.querySelectorAll('.jp-OutputArea-output img')]
+    .filter(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)
+    .map(img => ({cell: i, natural: img.naturalWidth, shown: img.getBoundingClientRect().width}));
+}"""
 
 # Widget text that does not fit its box: buttons, labels, toggle buttons (their text overflows),
 # and drop-downs (the chosen option is wider than the box minus its arrow).
-CLIPPED_LABELS = """() => {
+CLIPPED_LABELS = """(i) => {
+  const root = i === null ? document : window.jupyterapp.shell.currentWidget.content.widgets[i].node;
   const out = [];
   const scope = '.jp-OutputArea-output .jupyter-widgets';
-  for (const el of document.querySelectorAll(`${scope} button, ${scope} .widget-label`)) {
+  for (const el of root.querySelectorAll(`${scope} button, ${scope} .widget-label`)) {
     if (el.offsetParent !== null && el.scrollWidth > el.clientWidth + 1) out.push(el.textContent.trim());
   }
   const canvas = document.createElement('canvas').getContext('2d');
-  for (const select of document.querySelectorAll(`${scope} select`)) {
+  for (const select of root.querySelectorAll(`${scope} select`)) {
     if (select.offsetParent === null || select.multiple) continue;
     const style = getComputedStyle(select);
     canvas.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
@@ -206,28 +229,31 @@ CLIPPED_LABELS = """() => {
 }"""
 
 
-def _check_images_and_labels(page, name: str) -> list[dict]:
-    """No figure scaled up or shrunk past readability, no clipped widget label; returns the sizes."""
-    sizes = page.evaluate(IMAGE_SIZES)
+def _inspect_outputs(page, name: str, screenshots: bool = False) -> list[dict]:
+    """Scroll to each cell with a figure or widget: no figure scaled up or shrunk past readability,
+    no clipped widget label; optionally a screenshot of each such output. Returns the image sizes."""
+    sizes: list[dict] = []
+    for index in page.evaluate(OUTPUT_CELLS):
+        if not page.evaluate(SHOW_CELL, index):
+            continue
+        page.wait_for_timeout(300)  # let images decode and widget views lay out
+        cell_sizes = page.evaluate(IMAGE_SIZES, index)
+        sizes += cell_sizes
+        clipped = page.evaluate(CLIPPED_LABELS, index)
+        assert not clipped, f"{name}, cell {index}: widget labels cut off: {clipped}"
+        if screenshots:
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            area = page.evaluate_handle(
+                "i => window.jupyterapp.shell.currentWidget.content.widgets[i].node.querySelector('.jp-OutputArea')",
+                index,
+            ).as_element()
+            if area is not None and area.is_visible():
+                area.screenshot(path=str(ARTIFACTS / f"{name}--cell{index}.png"))
     scaled_up = [s for s in sizes if s["shown"] > s["natural"] + 1]
     assert not scaled_up, f"{name}: images shown wider than they were drawn (blurry): {scaled_up}"
     shrunk = [s for s in sizes if s["shown"] < MIN_DISPLAY_RATIO * s["natural"]]
     assert not shrunk, f"{name}: images shrunk below {MIN_DISPLAY_RATIO:.0%}, text under 10 px: {shrunk}"
-    clipped = page.evaluate(CLIPPED_LABELS)
-    assert not clipped, f"{name}: widget labels cut off: {clipped}"
     return sizes
-
-
-def _screenshot_outputs(page, name: str) -> None:
-    """One picture per figure and per widget, to look at (test-artifacts/browser/)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for kind, selector in (("figure", ".jp-OutputArea-output img"), ("widget", ".jp-OutputArea-output .jupyter-widgets.widget-vbox")):
-        items = page.locator(selector)
-        for index in range(items.count()):
-            item = items.nth(index)
-            if item.is_visible():
-                item.scroll_into_view_if_needed()
-                item.screenshot(path=str(ARTIFACTS / f"{name}--{kind}{index + 1}.png"))
 
 
 def _record_sizes(name: str, sizes: list[dict]) -> None:
@@ -282,10 +308,11 @@ def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> No
         if state["widgets"]:
             assert rendered_widgets >= state["widgets"], f"{state['widgets']} widgets, {rendered_widgets} shown"
         assert not page.locator(".jp-OutputArea-output :text('Error displaying widget')").count()
-        _check_images_and_labels(page, name)
+        _inspect_outputs(page, name)
         _rerun_demo_panels(page)
-        _record_sizes(name, _check_images_and_labels(page, name))
-        _screenshot_outputs(page, name)
+        sizes = _inspect_outputs(page, name, screenshots=True)
+        assert len(sizes) >= state["images"], f"{state['images']} figures, {len(sizes)} measured"
+        _record_sizes(name, sizes)
         assert not [e for e in page_errors if "widget" in e.lower()], page_errors
     finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -325,7 +352,7 @@ def test_be_the_scheduler_by_clicking(browser, lab_server) -> None:
         play("WRWRRR", restart=False)  # the first clicks after Run All, as a learner makes them
         banner.get_by_text("DONE -> FAIL").wait_for(timeout=20_000)
         assert "{'d1'}" in panel.locator("ol li").nth(1).inner_text()  # the reconciler saw d1, not an empty Redis
-        assert page.evaluate(CLIPPED_LABELS) == []
+        assert page.evaluate(CLIPPED_LABELS, None) == []
 
         from labkit.lessons.race_demo import VARIANTS
 

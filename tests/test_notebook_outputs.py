@@ -99,6 +99,10 @@ def test_each_figure_once_and_cards_rendered(notebook: Path) -> None:
         if cell.cell_type != "code":
             continue
         digests = image_digests(cell.outputs)
+        last_line = cell.source.strip().splitlines()[-1] if cell.source.strip() else ""
+        if ".plot(" in last_line and not last_line.startswith(("#", "print")) and not digests:
+            problems.append(f"cell {index}: ends in {last_line!r} but shows no figure "
+                            "(a trailing semicolon hides the Figure it returns)")
         if len(digests) != len(set(digests)):
             problems.append(f"cell {index}: the same image is shown {len(digests) - len(set(digests)) + 1} times "
                             "(a pyplot figure returned as the cell's value? draw with matplotlib.figure.Figure)")

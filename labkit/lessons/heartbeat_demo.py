@@ -63,8 +63,10 @@ class HeartbeatRun:
 
     def __str__(self) -> str:
         verdicts = ", ".join(f"{v.worker} at {v.at - self.t0:.2f} s" for v in self.verdicts) or "none"
+        repeated = ", ".join(f"{task} ran {n} times" for task, n in self.executions.items() if n > 1)
         return (f"{self.mode}: declared dead: {verdicts}; false 'dead' verdicts: {self.false_dead}; "
-                f"model calls per task: {self.executions}; duplicate executions: {self.duplicate_executions}; "
+                f"{len(self.executions)} tasks{' (' + repeated + ')' if repeated else ''}; "
+                f"duplicate executions: {self.duplicate_executions}; "
                 f"document {self.doc_state}, last call ended at {self.elapsed_s:.2f} s")
 
     def plot(self) -> Any:

@@ -142,7 +142,7 @@ class SchedulerPanel:
             style = " style='background:#fff59d'" if changed else ""
             name = html.escape(session.state.short(key))  # the keys the code writes, shown without the prefix
             rows.append(f"<tr{style}><td style='white-space:nowrap'><code>{name}</code></td>"
-                        f"<td><code>{html.escape(format_value(value))}</code></td></tr>")
+                        f"<td style='white-space:nowrap'><code>{html.escape(format_value(value))}</code></td></tr>")
         for key in self.previous_state:
             if key not in session.state:
                 name = html.escape(session.state.short(key))
