@@ -44,10 +44,15 @@ _WIDGETS = {
     "progress_bar": "labkit.lessons.chaos_widget",
 }
 
+# The plain-HTTP model calls: loaded on first use (they import httpx).
+_HTTP = {"http_chat": "labkit.model.http_model", "http_achat": "labkit.model.http_model"}
+
 
 def __getattr__(name: str) -> Any:
     if name in _WIDGETS:
         return getattr(import_module(_WIDGETS[name]), name)
+    if name in _HTTP:
+        return getattr(import_module(_HTTP[name]), name)
     raise AttributeError(f"module 'labkit' has no attribute {name!r}")
 
 
@@ -60,5 +65,5 @@ __all__ = [
     "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "model_endpoint", "race_demo", "reconcilers", "rq_case",
     "recovery_loop", "redis_target", "review_paths", "review_source", "run_chaos", "run_doctor",
     "run_heartbeat_demo", "run_shutdown_demo", "run_stall", "shutdown_shared_pool", "step",
-    *_WIDGETS,
+    *_WIDGETS, *_HTTP,
 ]

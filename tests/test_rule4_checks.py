@@ -10,6 +10,7 @@ import pytest
 
 from labkit import llm
 from labkit.exercises.framework import check
+from labkit.model.http_model import http_achat, http_chat
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +39,18 @@ async def blocking_original(system_msg, history, conf):
     return llm.chat(system_msg, history, conf)
 
 
+async def with_http_to_thread(system_msg, history, conf):
+    return await asyncio.to_thread(http_chat, system_msg, history, conf)
+
+
+async def with_async_http(system_msg, history, conf):
+    return await http_achat(system_msg, history, conf)
+
+
+async def sync_http_on_the_loop(system_msg, history, conf):
+    return http_chat(system_msg, history, conf)
+
+
 async def skips_the_model(system_msg, history, conf):
     return "a made-up reply"
 
@@ -48,8 +61,10 @@ async def handle(system_msg, history, conf):
 """
 
 
-@pytest.mark.parametrize("answer", [with_to_thread, with_async_client, with_executor, SOURCE_ANSWER],
-                         ids=["to_thread", "achat", "run_in_executor", "source-string"])
+@pytest.mark.parametrize("answer", [with_to_thread, with_async_client, with_executor, SOURCE_ANSWER,
+                                    with_http_to_thread, with_async_http],
+                         ids=["to_thread", "achat", "run_in_executor", "source-string",
+                              "http-to_thread", "http-async"])
 async def test_offload_handler_accepts(answer) -> None:
     result = await check("04.offload-handler", answer)
     assert result.passed, result.message
@@ -57,6 +72,7 @@ async def test_offload_handler_accepts(answer) -> None:
 
 @pytest.mark.parametrize("answer, hint", [
     (blocking_original, "declared dead"),
+    (sync_http_on_the_loop, "declared dead"),
     (skips_the_model, "model's reply"),
     (llm.chat, "async def"),
     (with_to_thread("s", [], None), "a call"),

@@ -24,8 +24,9 @@ async def test_blocking_run_stalls_and_misses_heartbeats() -> None:
     run = await run_stall("blocking", "io", call_s=0.2, requests=2)
     assert isinstance(run, StallRun)
     assert run.replies_ok
-    assert run.monitor.stalled_s == pytest.approx(0.4, rel=0.15)
-    assert run.work_s == pytest.approx(0.4, rel=0.2)  # one after another
+    # The real SDK call on the loop: the loop is stalled for as long as the requests take, one after another.
+    assert run.monitor.stalled_s == pytest.approx(run.work_s, rel=0.15)
+    assert run.work_s >= 0.9 * 2 * 0.2
     assert len(run.heartbeat.missed) >= 4
     assert run.heartbeat.looked_dead
     assert run.summary()["stalls"] >= 1

@@ -82,7 +82,7 @@ def _check_replies(run: HeartbeatRun) -> None:
         expected = llm.reply_for(SYSTEM_MSG, history_for(str(e.get("task"))), {"latency_s": LATENCY_S})
         if e.get("reply") != expected[:200]:
             raise NotYet(f"handle returned {e.get('reply')!r:.80} for {e.get('task')}, but the model's reply was "
-                         f"{expected!r}: return what llm.chat(system_msg, history, conf) returns.")
+                         f"{expected!r}: return the model's reply unchanged (what http_chat or llm.chat returns).")
         took = e.t - float(e.get("began", e.t))
         if took < 0.8 * LATENCY_S:
             raise NotYet(f"handle returned after {took * 1000:.0f} ms, before the model could answer: await the "
@@ -96,9 +96,10 @@ async def check_offload_handler(handle: Any) -> str:
     if callable(handle) and not isinstance(handle, str) and not inspect.iscoroutinefunction(handle):
         raise NotYet("handle must be an `async def`: the worker awaits it on its event loop, next to the heartbeat.")
     run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
-    _common_verdict(run, "handle", "The blocking llm.chat() held the worker's loop, so its heartbeat task could "
-                    "not run. Offload it (`await asyncio.to_thread(llm.chat, system_msg, history, conf)`) or use "
-                    "the async client (`await llm.achat(...)`).")
+    _common_verdict(run, "handle", "The blocking model call (a sync HTTP client such as http_chat, httpx.Client "
+                    "or OpenAI, or llm.chat) held the worker's loop, so its heartbeat task could not run. Offload it "
+                    "(`await asyncio.to_thread(http_chat, system_msg, history, conf)`) or use an async client "
+                    "(`await http_achat(system_msg, history, conf)`).")
     _check_replies(run)
     return (f"A {SLOW_S:g} s call with a {TTL_S:g} s TTL: no worker was declared dead, every task ran once "
             f"({run.executions}), and the workers exited 0.")

@@ -10,6 +10,9 @@ Strategies: ``blocking`` (call the sync client on the loop), ``to_thread``
 (``asyncio.to_thread``), ``async_client`` (await an async client), and
 ``process_pool`` (``loop.run_in_executor`` with a process pool). Work:
 ``io`` (waits, releases the GIL) or ``cpu`` (pure Python, holds the GIL).
+I/O work is a real model call: the ``openai`` SDK (``OpenAI`` on the loop or in a
+thread, ``AsyncOpenAI`` awaited) against the lab's local endpoint; a process
+pool runs the stand-in ``llm.chat`` (a client object cannot be sent to a process).
 
 Everything here is ``async def``: await it from a notebook cell (the kernel's
 loop is already running) or from your own ``asyncio.run``.
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..model import llm
+from ..model.endpoint import ask, model_endpoint
 from ..model.cpu_pool import shared_process_pool, warm_up
 from ..instruments.loop_monitor import DEFAULT_INTERVAL, LoopMonitor, MonitorResult
 from ..reporting import Progress
@@ -208,6 +212,8 @@ def _validate(strategy: object, work: object, call_s: object, requests: object) 
 
 def _handler(strategy: str, work: str) -> Callable[[list[str], dict[str, Any]], Any]:
     """The async request handler for one strategy: the only thing that differs between runs."""
+    if work == "io" and strategy != "process_pool":
+        return _sdk_handler(strategy)
     sync_call = llm.chat if work == "io" else llm.chat_cpu
 
     async def blocking(history: list[str], conf: dict[str, Any]) -> str:
@@ -228,6 +234,32 @@ def _handler(strategy: str, work: str) -> Callable[[list[str], dict[str, Any]], 
     return {"blocking": blocking, "to_thread": to_thread, "async_client": async_client, "process_pool": process_pool}[
         strategy
     ]
+
+
+def _sdk_handler(strategy: str) -> Callable[[list[str], dict[str, Any]], Any]:
+    """I/O work through the real openai SDK and the lab's local endpoint."""
+    endpoint = model_endpoint()
+    if strategy == "async_client":
+        async_client = endpoint.async_client()
+
+        async def awaited(history: list[str], conf: dict[str, Any]) -> str:
+            response = await async_client.chat.completions.create(**ask(SYSTEM_MSG, history, conf))
+            return response.choices[0].message.content or ""
+
+        return awaited
+    sync_client = endpoint.client()
+
+    def call(history: list[str], conf: dict[str, Any]) -> str:
+        response = sync_client.chat.completions.create(**ask(SYSTEM_MSG, history, conf))  # blocks its caller
+        return response.choices[0].message.content or ""
+
+    async def blocking(history: list[str], conf: dict[str, Any]) -> str:
+        return call(history, conf)  # runs on the loop: everything else waits
+
+    async def to_thread(history: list[str], conf: dict[str, Any]) -> str:
+        return await asyncio.to_thread(call, history, conf)
+
+    return blocking if strategy == "blocking" else to_thread
 
 
 async def run_stall(

@@ -123,6 +123,10 @@ class ModelEndpoint:
         """What a raw HTTP client (httpx, requests) sends to be let in."""
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def env(self) -> dict[str, str]:
+        """Environment variables that point a child process at this server."""
+        return {URL_ENV: self.base_url, KEY_ENV: self.api_key}
+
     def stop(self) -> None:
         """Stop the server (close its pipe, then wait); safe to call twice."""
         if self._stopped:

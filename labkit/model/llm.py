@@ -57,7 +57,9 @@ def _check_history(history: object) -> list[str]:
         if isinstance(message, str):
             texts.append(message)
         elif isinstance(message, Mapping) and isinstance(message.get("content"), str):
-            texts.append(f"{message.get('role', 'user')}: {message['content']}")
+            role = message.get("role", "user")
+            # A user message reads the same as a plain str, so the SDK path and llm.chat agree.
+            texts.append(message["content"] if role == "user" else f"{role}: {message['content']}")
         else:
             raise TypeError(
                 f"history[{i}] must be a str or a dict with a str 'content', got {message!r}; "

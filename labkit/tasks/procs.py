@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import LabError
+from ..model.endpoint import model_endpoint
 from ..redis.target import RedisTarget
 from ..scratch import owned_prefix, temp_root
 from .worker import PARENT_ENV
@@ -38,7 +39,8 @@ class WorkerProcess:
                                         dir=temp_root())
         os.close(handle)
         self.log = Path(name)
-        env = {**os.environ, **target.env(), PARENT_ENV: str(os.getpid()), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **target.env(), **model_endpoint().env(), PARENT_ENV: str(os.getpid()),
+               "PYTHONUNBUFFERED": "1"}
         paths = [*python_path, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         env.pop("LABKIT_CHECK_MODE", None)

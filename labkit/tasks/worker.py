@@ -1,7 +1,9 @@
 """The worker process: ``python -m labkit.tasks.worker --id w1 --mode same-loop ...``.
 
 It claims tasks from the store's queue (:mod:`labkit.tasks.store`), calls the
-stand-in model for each (:mod:`labkit.model.llm`), completes it with the fenced
+model for each over real HTTP (``httpx``) on the lab's local OpenAI-compatible
+endpoint (:mod:`labkit.model.endpoint`, shared with the process that started the
+worker), completes it with the fenced
 completion (:func:`labkit.tasks.completion.complete_fenced`) and beats a heartbeat
 with a TTL (:mod:`labkit.tasks.heartbeat`). Every step lands in the execution log
 (:mod:`labkit.tasks.execlog`), so a task that ran twice shows up as two ``ran`` events.
@@ -11,11 +13,11 @@ Two independent choices make the rule-4 modes (``--mode`` picks a pair):
 =============  ============================  ==============================
 mode           model call (``--work``)       heartbeat (``--heartbeat``)
 =============  ============================  ==============================
-same-loop      blocking ``chat()`` on loop    asyncio task, async client (bug)
-sync-client    blocking ``chat()`` on loop    asyncio task, sync client (bug)
-offload        ``chat()`` in a thread         asyncio task, async client
-async-client   ``await achat()``              asyncio task, async client
-thread         blocking ``chat()`` on loop    its own thread, sync client
+same-loop      sync ``httpx`` call on loop    asyncio task, async client (bug)
+sync-client    sync ``httpx`` call on loop    asyncio task, sync client (bug)
+offload        sync call in a thread          asyncio task, async client
+async-client   ``await`` async ``httpx``      asyncio task, async client
+thread         sync ``httpx`` call on loop    its own thread, sync client
 =============  ============================  ==============================
 
 Rule 5 (``--on-signal graceful``, the default): SIGTERM and SIGINT set a stop
@@ -41,7 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from ..model import llm
+from ..model.http_model import http_achat, http_chat
 from .completion import Outcome, complete_fenced
 from .execlog import record
 from .heartbeat import CustomHeartbeat, Heartbeat, beat_async, make_heartbeat, ttl_ms_of
@@ -234,10 +236,10 @@ class Worker:
             reply = self._handler(SYSTEM_MSG, history, conf)
             return await reply if asyncio.iscoroutine(reply) else reply
         if self.config.work == "blocking":
-            return llm.chat(SYSTEM_MSG, history, conf)  # labkit: ignore[R1] - holds the loop: the rule-4 bug
+            return http_chat(SYSTEM_MSG, history, conf)  # labkit: ignore[R1] - holds the loop: the rule-4 bug
         if self.config.work == "offload":
-            return await _call_in_daemon_thread(llm.chat, SYSTEM_MSG, history, conf)
-        return await llm.achat(SYSTEM_MSG, history, conf)
+            return await _call_in_daemon_thread(http_chat, SYSTEM_MSG, history, conf)
+        return await http_achat(SYSTEM_MSG, history, conf)
 
     async def execute(self, claim: Claim) -> Outcome:
         """Run the task and complete it under our epoch; ``STALE`` if it was taken from us."""
