@@ -21,7 +21,7 @@ each pass of the loop leaves ``select()`` and when it comes back to it. The time
 in between is the loop running callbacks; a pass of ``stall_threshold`` (20 ms)
 or more is a stall, with its true start and length, not rounded to a tick. A
 late tick that no long pass explains (the loop ready but waiting for the GIL or
-the CPU) is a stall too. Loops without a selector (uvloop, Windows' proactor)
+the CPU) is a stall too, from 50 ms. Loops without a selector (uvloop, Windows' proactor)
 fall back to timing stalls by the late tick alone, which loses up to one tick.
 
 Attribution: a watchdog thread looks at the loop every few milliseconds; when a
@@ -51,6 +51,10 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # labki
 
 DEFAULT_INTERVAL = 0.010
 DEFAULT_STALL_THRESHOLD = 0.020
+#: A late tick with no long pass behind it (the loop ready, but another thread held the
+#: GIL or the machine gave it no CPU) is a stall from this lag on: a busy machine delays
+#: a ready loop by a few tens of milliseconds now and then, which is nobody's code.
+WAITING_THRESHOLD = 0.050
 
 __all__ = ["LoopMonitor", "MonitorResult", "Stall", "StackFrame", "percentile"]
 
@@ -492,7 +496,8 @@ class LoopMonitor:
         if lag >= self.stall_threshold:
             if self._clock is None:
                 self._record_stall(seq, due - self._t0, lag)
-            elif not self._stalls or self._stalls[-1].end_s < due - self._t0 - 0.001:
+            elif lag >= max(self.stall_threshold, WAITING_THRESHOLD) and (
+                    not self._stalls or self._stalls[-1].end_s < due - self._t0 - 0.001):
                 # Late, yet no pass ran long: the loop was ready but could not run (GIL, CPU).
                 self._stalls.append(Stall(start_s=max(0.0, due - self._t0), duration_s=lag, stack=(WAITING,)))
         return seq
