@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import multiprocessing
 import time
+from typing import Any
 
+import httpx
 import pytest
 
 from labkit import llm
+from labkit.model.endpoint import ask, model_endpoint
 from labkit.exercises.framework import check
 from labkit.lessons.mystery_service import IngestService
 
@@ -84,9 +88,46 @@ async def hangs(system_msg, history, conf):
     await asyncio.Event().wait()
 
 
+# --- the real clients learners write: the openai SDK and httpx, against the lab's local endpoint
+
+
+@functools.cache
+def sdk() -> tuple[Any, Any]:
+    endpoint = model_endpoint()
+    return endpoint.client(), endpoint.async_client()
+
+
+async def sdk_async(system_msg, history, conf):
+    response = await sdk()[1].chat.completions.create(**ask(system_msg, history, conf))
+    return response.choices[0].message.content
+
+
+async def sdk_async_streamed(system_msg, history, conf):
+    stream = await sdk()[1].chat.completions.create(**ask(system_msg, history, conf), stream=True)
+    return "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+
+
+async def sdk_sync_in_a_thread(system_msg, history, conf):
+    response = await asyncio.to_thread(sdk()[0].chat.completions.create, **ask(system_msg, history, conf))
+    return response.choices[0].message.content
+
+
+async def sdk_sync_on_the_loop(system_msg, history, conf):
+    response = sdk()[0].chat.completions.create(**ask(system_msg, history, conf))  # the sync SDK on the loop
+    return response.choices[0].message.content
+
+
+async def httpx_sync_on_the_loop(system_msg, history, conf):
+    endpoint = model_endpoint()
+    body = {"messages": ask(system_msg, history)["messages"], **conf}
+    reply = httpx.post(endpoint.base_url + "/chat/completions", json=body, headers=endpoint.headers)
+    return reply.json()["choices"][0]["message"]["content"]
+
+
 @pytest.mark.parametrize(
     "handle",
-    [with_to_thread, with_default_executor, with_own_thread_pool, with_async_client, with_async_client_object],
+    [with_to_thread, with_default_executor, with_own_thread_pool, with_async_client, with_async_client_object,
+     sdk_async, sdk_async_streamed, sdk_sync_in_a_thread],
 )
 async def test_offload_chat_accepts_every_correct_style(handle) -> None:
     result = await check("01.offload-chat", handle)
@@ -97,6 +138,8 @@ async def test_offload_chat_accepts_every_correct_style(handle) -> None:
     ("handle", "hint"),
     [
         (blocking_original, "stalled"),
+        (sdk_sync_on_the_loop, "stalled"),
+        (httpx_sync_on_the_loop, "stalled"),
         (never_awaited, "never awaited"),
         (future_never_awaited, "never awaited"),
         (fire_and_forget, "before the model could answer"),
@@ -117,6 +160,18 @@ async def test_blocking_hint_names_the_blocking_call() -> None:
     result = await check("01.offload-chat", blocking_original)
     assert "chat (labkit/model/llm.py" in result.message
     assert "blocking_original" in result.message
+
+
+async def test_the_sync_sdk_on_the_loop_is_named_to_the_learners_line() -> None:
+    result = await check("01.offload-chat", sdk_sync_on_the_loop)
+    assert "sdk_sync_on_the_loop" in result.message and "openai" not in result.message.split("caught it in")[1]
+
+
+async def test_an_async_client_shared_with_the_kernels_loop_still_passes() -> None:
+    """The notebook uses the async client on the kernel's loop first; the check runs on its own loop."""
+    assert await sdk_async("s", ["before the check"], {"latency_s": 0}) is not None
+    result = await check("01.offload-chat", sdk_async)
+    assert result.passed, result.message
 
 
 async def test_passing_a_call_instead_of_the_function() -> None:

@@ -79,6 +79,10 @@ async def _with_limit(coro: Any, seconds: float, what: str) -> Any:
 
 CHAT_LATENCY_S = 0.3
 CHAT_REQUESTS = 3
+# The checks look for a blocking call (0.25 s or more), not for the few tens of
+# milliseconds an async client's own work (connecting, parsing) or starting a thread
+# can take on a busy machine.
+CHECK_STALL_S = 0.1
 
 
 @exercise("01.offload-chat", title="Offload a blocking chat() from an async handler", time_limit=15)
@@ -89,7 +93,9 @@ async def check_offload_chat(handle: Any) -> str:
     nonce = uuid.uuid4().hex[:6]
     histories = [[{"role": "user", "content": f"question {i} ({nonce})"}] for i in range(CHAT_REQUESTS)]
     loop = asyncio.get_running_loop()
-    async with LoopMonitor() as mon:
+    # A first quick call lets a client connect (and make its per-loop state); that is not what we measure.
+    await _with_limit(_call(handle, "handle", SYSTEM_MSG, [f"warm up ({nonce})"], {"latency_s": 0}), 8.0, "handle")
+    async with LoopMonitor(stall_threshold=CHECK_STALL_S) as mon:
         began = loop.time()
         outcomes = await _with_limit(
             asyncio.gather(*(_call(handle, "handle", SYSTEM_MSG, h, conf) for h in histories)),
@@ -102,8 +108,9 @@ async def check_offload_chat(handle: Any) -> str:
         expected = llm.reply_for(SYSTEM_MSG, history, conf)
         if reply != expected:
             raise NotYet(
-                f"handle returned {reply!r:.80} but the model's reply was {expected!r}. Return what "
-                "llm.chat(system_msg, history, conf) returns, passing all three arguments through."
+                f"handle returned {reply!r:.80} but the model's reply was {expected!r}. Return the model's reply "
+                "(response.choices[0].message.content), passing all three arguments through (ask(system_msg, "
+                "history, conf) builds the request)."
             )
         if seconds < 0.9 * CHAT_LATENCY_S:
             raise NotYet(
@@ -114,8 +121,9 @@ async def check_offload_chat(handle: Any) -> str:
         raise NotYet(
             _stall_hint(
                 result,
-                "llm.chat() blocks: run it with `await asyncio.to_thread(llm.chat, system_msg, history, conf)` "
-                "or use the async client `await llm.achat(...)`.",
+                "A sync client (OpenAI, httpx.Client, requests, llm.chat) blocks: run the call in a thread, "
+                "`await asyncio.to_thread(sync_client.chat.completions.create, **ask(system_msg, history, conf))`, "
+                "or use the async client, `await async_client.chat.completions.create(...)`.",
             )
         )
     if elapsed > 2 * CHAT_LATENCY_S:
@@ -148,7 +156,7 @@ async def check_cpu_executor(score: Any) -> str:
     try:
         # A first short call starts any worker processes; start-up is not what we measure.
         await _with_limit(_call(score, "score", SYSTEM_MSG, ["warm up"], {"latency_s": 0.01}), 30.0, "score")
-        async with LoopMonitor() as mon:
+        async with LoopMonitor(stall_threshold=CHECK_STALL_S) as mon:
             reply, seconds = await _with_limit(_call(score, "score", SYSTEM_MSG, history, conf), 8.0, "score")
     except NotYet:
         raise
@@ -213,7 +221,7 @@ async def _culprit() -> str:
 
 async def _check_service(service: IngestService) -> str:
     loop = asyncio.get_running_loop()
-    async with LoopMonitor() as mon:
+    async with LoopMonitor(stall_threshold=CHECK_STALL_S) as mon:
         began = loop.time()
         receipts = await _with_limit(
             asyncio.gather(*(service.ingest(doc) for doc in DOCS)), 8.0, "your service's ingest()"

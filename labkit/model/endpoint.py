@@ -16,6 +16,7 @@ key through the environment and use the same server instead of starting their ow
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import os
 import secrets
@@ -23,7 +24,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,10 +115,15 @@ class ModelEndpoint:
         return openai.OpenAI(base_url=self.base_url, api_key=self.api_key, **options)
 
     def async_client(self, **options: Any) -> Any:
-        """An ``openai.AsyncOpenAI`` client for this server (awaits without holding the loop)."""
+        """An ``openai.AsyncOpenAI`` client for this server (awaits without holding the loop).
+
+        It makes one real ``AsyncOpenAI`` per event loop that uses it: an async
+        client's connections belong to one loop, and the lab's checks run your
+        code on a loop of their own, beside the kernel's.
+        """
         import openai
 
-        return openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+        return PerLoopClient(lambda: openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options))
 
     @property
     def headers(self) -> dict[str, str]:
@@ -145,6 +152,34 @@ class ModelEndpoint:
             for pipe in (self.process.stdout, self.process.stderr):
                 if pipe:
                     pipe.close()
+
+
+class PerLoopClient:
+    """Stands for an async client; each event loop that uses it gets its own (made on first use)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def for_loop(self) -> Any:
+        """The client of the running loop."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError("use the async client inside async code, where an event loop runs "
+                               "(a notebook cell with top-level await, or an async def)") from None
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = self._make()
+            return client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.for_loop(), name)
+
+    def __repr__(self) -> str:
+        return f"<per-loop client: {len(self._clients)} loop(s) so far>"
 
 
 def _drain(stream: Any) -> None:
