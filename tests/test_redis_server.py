@@ -248,3 +248,9 @@ def test_restart_keeps_socket_and_persisted_data() -> None:
         server.stop()
     with pytest.raises(RedisStartError, match="needs a running server"):
         server.restart()
+
+
+def test_an_unwritable_temp_dir_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))
+    with pytest.raises(RedisStartError, match="could not make a directory in .*no-such-dir: is TMPDIR writable"):
+        EmbeddedRedis.start()

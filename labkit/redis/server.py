@@ -187,7 +187,8 @@ class EmbeddedRedis:
             self.directory = Path(directory)
         self.server_pid = int(pid) if pid.isdigit() else 0
         if self.server_pid <= 0:
-            self._fail(f"the guardian could not launch {self.binary}")
+            where = "" if directory else f" (it could not make a directory in {temp_root()}: is TMPDIR writable?)"
+            self._fail(f"the guardian could not launch {self.binary}{where}")
         deadline = time.monotonic() + _START_TIMEOUT_S
         while True:
             if self.guard.poll() is not None:
