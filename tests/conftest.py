@@ -2,7 +2,8 @@
 
 The suite runs with a temp dir of its own (``TMPDIR``, inherited by every
 worker, guardian and notebook it starts), so at the end it can tell exactly
-what it left behind: any ``labkit-*`` entry still there fails the run.
+what it left behind: any ``labkit-*`` entry still there fails the run. A run
+killed before its end leaves that dir; the next run removes it.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
-_SUITE_TMP = Path(tempfile.mkdtemp(prefix="arl-suite-"))
+
+def _sweep_dead_suites() -> None:
+    """Remove the temp dirs of earlier runs that were killed before they could (their pid is in the name)."""
+    for old in Path(tempfile.gettempdir()).glob("arl-suite-o*-*"):
+        pid = old.name.split("-")[2][1:]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)) and old.stat().st_uid == os.getuid():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+_sweep_dead_suites()
+_SUITE_TMP = Path(tempfile.mkdtemp(prefix=f"arl-suite-o{os.getpid()}-"))
 os.environ["TMPDIR"] = str(_SUITE_TMP)
 tempfile.tempdir = str(_SUITE_TMP)
 
