@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -13,7 +14,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import psutil
 import pytest
 import redis
 
@@ -156,98 +156,16 @@ def test_kill_9_of_the_guardian_leaves_no_server() -> None:
         shutil.rmtree(directory, ignore_errors=True)  # its guardian was killed: nobody else will
 
 
-STARTER = textwrap.dedent(
+def test_owner_killed_at_any_moment_of_start_up_leaves_nothing() -> None:
+    """Kill -9 the owner at 20 moments spread over a server's start-up: no directory, no process.
+
+    ``benchmarks/startup_kills.py`` does the killing and counting (it also reports how long clean-up took).
     """
-    import sys, time
-    from labkit.redis.server import EmbeddedRedis
-    print("go", flush=True)
-    began = time.monotonic()
-    EmbeddedRedis.start()
-    print(time.monotonic() - began, flush=True)
-    sys.stdin.read()
-    """
-)
-
-
-def _lab_leftovers(root: Path) -> tuple[list[str], list[int]]:
-    """Entries in ``root`` and live processes working in it or started on it (a guardian still starting up)."""
-    entries = [p.name for p in root.iterdir()]
-    inside = []
-    for proc in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
-        places = [proc.info["cwd"] or "", *(proc.info["cmdline"] or [])]
-        if any(place.startswith(str(root)) for place in places) and proc.info["status"] != psutil.STATUS_ZOMBIE:
-            inside.append(proc.info["pid"])
-    return entries, inside
-
-
-def _starter(root: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", STARTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, env={**os.environ, "TMPDIR": str(root)})
-
-
-@pytest.fixture
-def short_tmp():
-    """An empty temp dir with a short path (a Unix socket path must stay under 108 bytes)."""
-    root = Path(tempfile.mkdtemp(prefix="k-"))
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-def test_owner_killed_at_any_moment_of_start_up_leaves_nothing(short_tmp: Path) -> None:
-    """Kill -9 the owner at 20 moments spread over a server's start-up: no directory, no process."""
-    whole = _starter(short_tmp)
-    assert whole.stdout is not None and whole.stdout.readline().strip() == "go"
-    start_s = float(whole.stdout.readline())
-    whole.communicate("")  # closing stdin ends it normally
-    assert [p.name for p in short_tmp.iterdir()] == [], "a clean exit leaves nothing"
-    for i in range(20):
-        owner = _starter(short_tmp)
-        assert owner.stdout is not None and owner.stdout.readline().strip() == "go"
-        time.sleep(start_s * 1.2 * i / 19)  # from "just began" to "just finished"
-        owner.kill()
-        owner.wait()
-        deadline = time.monotonic() + 30  # a generous bound for a loaded machine, not a timing claim
-        while _lab_leftovers(short_tmp) != ([], []) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.2)  # a guardian forked but not yet exec'd shows up by now
-        while _lab_leftovers(short_tmp) != ([], []) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert _lab_leftovers(short_tmp) == ([], []), f"kill {i} at {start_s * 1.2 * i / 19:.3f} s left something"
-
-
-def test_two_owners_get_separate_servers() -> None:
-    first, pid_a, _, dir_a = _start_owner("first")
-    second, pid_b, _, dir_b = _start_owner("second")
-    try:
-        assert pid_a != pid_b and dir_a != dir_b
-        for directory, name in ((dir_a, "first"), (dir_b, "second")):
-            client = redis.Redis(unix_socket_path=f"{directory}/redis.sock", decode_responses=True)
-            assert client.get("owner") == name
-            client.close()
-    finally:
-        for proc in (first, second):
-            proc.terminate()
-            proc.wait()
-    assert _wait_gone(pid_a) and _wait_gone(pid_b)
-
-
-def test_restart_keeps_socket_and_persisted_data() -> None:
-    server = EmbeddedRedis.start(extra_args=("--appendonly", "yes", "--appendfsync", "always"))
-    try:
-        client = redis.Redis(unix_socket_path=str(server.socket_path), decode_responses=True)
-        client.set("survives", "yes")
-        first = server.server_pid
-        server.restart()
-        assert _wait_gone(first) and server.server_pid != first
-        assert client.get("survives") == "yes"  # same socket: the client just reconnects
-        crashed = server.server_pid
-        server.restart(crash=True)
-        assert _wait_gone(crashed) and client.get("survives") == "yes"
-        client.close()
-    finally:
-        server.stop()
-    with pytest.raises(RedisStartError, match="needs a running server"):
-        server.restart()
+    script = Path(__file__).parents[1] / "benchmarks" / "startup_kills.py"
+    run = subprocess.run([sys.executable, str(script), "20"], capture_output=True, text=True, timeout=900)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["kills"] == 20
+    assert (result["left_dirs"], result["left_processes"]) == (0, 0), result
 
 
 def test_an_unwritable_temp_dir_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
