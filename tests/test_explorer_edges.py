@@ -135,3 +135,48 @@ async def test_long_replies_are_whole_on_demand(lab):
     step_line = next(line for line in run.trace().splitlines() if "GET long" in line)
     assert "END" not in step_line and len(run.steps[0].reply) <= 60
     assert value in run.trace(full=True) and run.steps[0].full_reply == repr(value)
+
+
+async def test_a_sync_worker_blocked_in_brpoplpush_and_a_stream_reader_wait_for_their_keys(lab):
+    queue, taken, stream = lab.key("queue"), lab.key("taken"), lab.key("events")
+
+    def sync_worker(client):  # run in a thread, as RQ-style workers are
+        return client.brpoplpush(queue, taken, 0)
+
+    async def reader(client):
+        await client.xgroup_create(stream, "g", id="0", mkstream=True)
+        return await client.xreadgroup("g", "c1", {stream: ">"}, count=1, block=0)
+
+    async def producer(client):
+        await client.lpush(queue, "job1")
+        await client.xadd(stream, {"job": "job1"})
+
+    result = await Explorer(lab, {"sync_worker": sync_worker, "reader": reader, "producer": producer},
+                            step_timeout=0.5).explore()
+    assert not result.failing and result.complete
+    for run in result.runs:
+        labels = [(s.actor, s.label.split()[0]) for s in run.steps]
+        assert labels.index(("producer", "LPUSH")) < labels.index(("sync_worker", "BRPOPLPUSH"))
+        assert labels.index(("producer", "XADD")) < labels.index(("reader", "XREADGROUP"))
+        assert run.result("sync_worker") == "job1" and run.result("reader")
+
+
+async def test_stress_runs_sync_actors_in_threads_and_keeps_their_history(lab):
+    key = lab.key("counter")
+
+    def setup(client):
+        client.set(key, 0)
+
+    def get_then_set(client):
+        value = int(client.get(key))
+        client.set(key, value + 1)
+
+    def nothing_lost(run):
+        return None if run.final[key] == "2" else "lost an update"
+
+    explorer = Explorer(lab, {"a": get_then_set, "b": get_then_set}, setup=setup, invariants=nothing_lost)
+    stress = await explorer.stress(20, jitter=0.002, seed=3, stop_at_first_failure=False)
+    assert stress.runs == 20 and stress.failures > 0
+    run = stress.first_failure
+    assert len(run.steps) == 4 and {s.actor for s in run.steps} == {"a", "b"}
+    assert [s.label.split()[0] for s in run.steps].count("GET") == 2 and len(run.states) == 5

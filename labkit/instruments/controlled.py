@@ -254,12 +254,16 @@ class _Slot:
             return
         command, keys = self.blocked_on
         values = {k: dict.get(state, k) for k in keys}
-        if self.block_baseline is None:
+        if command in _LIST_BLOCKERS:  # ready while one of its lists / sorted sets has an item
+            self.ready = any(bool(v) for v in values.values())
+            return
+        if self.block_baseline is None:  # a stream read: ready if it has entries now, or once it changes
             self.block_baseline = values
-            if command in _LIST_BLOCKERS or any(values.values()):
-                self.ready = any(bool(v) for v in values.values())
-                return
-        self.ready = values != self.block_baseline or (command in _LIST_BLOCKERS and any(values.values()))
+            self.ready = any(bool(v) for v in values.values())
+        else:
+            self.ready = values != self.block_baseline
+        if self.ready:
+            self.blocked_on = None  # stream entries stay: it stays ready
 
 
 class _Run:

@@ -37,6 +37,8 @@ _NUMKEYS_AT = {"EVAL": 2, "EVALSHA": 2, "EVAL_RO": 2, "EVALSHA_RO": 2, "FCALL": 
                "ZMPOP": 1, "BLMPOP": 2, "BZMPOP": 2}
 _DEST_THEN_NUMKEYS = frozenset({"ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"})
 _SCRIPTS = frozenset({"EVAL", "EVALSHA", "FCALL"})
+#: commands redis-py sends as "NAME SUBCOMMAND" whose first argument is a key
+_CONTAINERS_WITH_KEY = frozenset({"XGROUP", "XINFO", "OBJECT"})
 
 
 class KeyTable:
@@ -80,6 +82,8 @@ class KeyTable:
             rest = args[upper.index("STREAMS") + 1:]
             return rest[: len(rest) // 2]
         spec = self.specs.get(name)
+        if name in _CONTAINERS_WITH_KEY and " " in _text(command[0]).strip():
+            return args[:1]  # XGROUP CREATE <key> ...: the key follows the subcommand
         if spec is None or spec.first <= 0:
             return []
         last = len(command) - 1 + spec.last + 1 if spec.last < 0 else spec.last
@@ -88,7 +92,7 @@ class KeyTable:
     def writes(self, command: Command) -> bool:
         name = self.name(command)
         spec = self.specs.get(name)
-        return name in _SCRIPTS or name.startswith("EVAL") or bool(spec and spec.writes)
+        return name in _SCRIPTS or name.startswith("EVAL") or name == "XGROUP" or bool(spec and spec.writes)
 
     def blocking(self, command: Command) -> bool:
         """A command that may wait on the server for another client (BLMOVE, XREADGROUP BLOCK...)."""

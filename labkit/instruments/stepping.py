@@ -249,6 +249,7 @@ def describe_command(command: Command, prefix: str = "", limit: Optional[int] = 
     """``("HSET", "<prefix>doc:d1", "state", "FAIL")`` -> ``HSET doc:d1 state FAIL``."""
     name = _name(command)
     args = list(command[1:])
+    head = _text(command[0], "").upper()  # "XGROUP CREATE": keep the subcommand
     if name == "STEP":
         return f"step {args[0]}"
     if name == "EVAL" and args:
@@ -256,7 +257,7 @@ def describe_command(command: Command, prefix: str = "", limit: Optional[int] = 
     elif name == "EVALSHA" and args:
         sha = _text(args[0], "")
         args[0] = f"<{_script_names.get(sha, 'lua:' + sha[:7])}>"
-    text = " ".join([name] + [_text(a, prefix) for a in args])
+    text = " ".join([head if name != "EVAL" and name != "EVALSHA" else name] + [_text(a, prefix) for a in args])
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
