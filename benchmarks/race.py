@@ -8,6 +8,10 @@ Run ``python benchmarks/race.py``; the last line printed is one JSON object.
   up, per seed, in three modes (no delays; random delays before each command;
   random start offsets). The headline ``stress_*`` keys are medians over seeds
   for the naive variant in ``stress_mode``; ``stress_modes`` has all of them.
+  These runs record no step history (``history=False``): free-running actors
+  as a team would hunt them. ``stress_with_history`` repeats the re-check
+  variant without delays with the history recorded (a snapshot after each
+  write), to show how much that observation shifts the timing it watches.
 * fix_cost: 200 documents in the incident's state; 4 workers finish their last
   tasks while 2 reconcilers sweep, per variant; wall time relative to naive,
   and how many documents ended FAIL although they were DONE.
@@ -78,7 +82,7 @@ async def measure_stress(target: RedisTarget, variant: str, seeds: list[int], ma
     for mode, options in STRESS_MODES.items():
         runs, secs, found = [], [], 0
         for seed in seeds:
-            result = await explorer.stress(max_runs, seed=seed, time_budget=budget, **options)
+            result = await explorer.stress(max_runs, seed=seed, time_budget=budget, history=False, **options)
             if result.runs_to_first_failure is not None:
                 found += 1
                 runs.append(result.runs_to_first_failure)
@@ -196,6 +200,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         explorer = {v: await measure_explorer(target, v, args.repeats) for v in ("naive", "recheck")}
         stress = {v: await measure_stress(target, v, seeds, args.max_runs, args.budget) for v in ("naive", "recheck")}
         fix_cost = await contention_cost(target.child("cost"), args.docs, repeats=3)
+        observed = incident(target.child("observed"), "recheck")
+        hits = [(await observed.stress(args.max_runs, seed=seed, time_budget=args.budget)).runs_to_first_failure
+                for seed in seeds]
+        with_history = {"variant": "recheck", "mode": "no-delays",
+                        "seeds_that_found_it": f"{sum(h is not None for h in hits)}/{len(seeds)}",
+                        "runs_to_first_failure": _median(hits)}
         sync = await measure_sync(target.child("sync"))
         real = await measure_real_library(target.child("rq"))
         shared = await measure_shared_server(target, args.foreign_keys, args.repeats) if args.foreign_keys else None
@@ -221,6 +231,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "explorer": explorer,
         "stress_modes": stress,
         "fix_cost": fix_cost,
+        "stress_with_history": with_history,
         "sync": sync,
         "real_library": real,
         "shared_server": shared,
