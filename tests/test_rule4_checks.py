@@ -146,6 +146,24 @@ def never_stops(beat, interval_s):
     return lambda: None
 
 
+def daemon_without_stop(beat, interval_s):
+    # beats well, but its stop function stops nothing: only the process's exit would end it
+    def run():
+        while True:
+            beat()
+            time.sleep(interval_s)
+
+    threading.Thread(target=run, daemon=True).start()
+    return lambda: None
+
+
+def beats_from_the_start_only(beat, interval_s):
+    # changes the problem: beats a burst of beats up front instead of beating through the call
+    for _ in range(3):
+        beat()
+    return lambda: None
+
+
 @pytest.mark.parametrize("answer", [thread_with_event, thread_subclass], ids=["event", "thread-subclass"])
 async def test_heartbeat_thread_accepts(answer) -> None:
     result = await check("04.heartbeat-thread", answer)
@@ -156,6 +174,8 @@ async def test_heartbeat_thread_accepts(answer) -> None:
     (on_the_loop, "declared dead"),
     (beats_once, "declared dead"),
     (never_stops, "did not exit"),
+    (daemon_without_stop, "more time(s) while the worker was still shutting down"),
+    (beats_from_the_start_only, "declared dead"),
 ])
 async def test_heartbeat_thread_rejects(answer, hint: str) -> None:
     result = await check("04.heartbeat-thread", answer)

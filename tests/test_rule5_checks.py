@@ -53,6 +53,22 @@ def installs_nothing(loop, stop):
     pass
 
 
+def raw_signal_sets_event(loop, stop):
+    # stop.set() from outside the loop: the event is set, but a loop with nothing scheduled sleeps on
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+
+def sets_stop_at_install(loop, stop):
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set())  # calls set() now: the worker never takes a task
+
+
+def stops_on_its_own(loop, stop):
+    # changes the problem: no handler at all, the worker is simply told to stop before it starts
+    stop.set()
+
+
 @pytest.mark.parametrize("answer", [add_handlers, threadsafe_signal_signal], ids=["add_signal_handler", "signal+threadsafe"])
 async def test_stop_handlers_accept(answer) -> None:
     result = await check("05.stop-handlers", answer)
@@ -64,6 +80,9 @@ async def test_stop_handlers_accept(answer) -> None:
     (sigterm_only, "SIGINT killed the worker"),
     (exits_in_handler, "left RUNNING"),
     (async_handler, "never made the loop stop"),
+    (raw_signal_sets_event, "without waking the loop"),
+    (sets_stop_at_install, "`stop.set()` with parentheses calls it right away"),
+    (stops_on_its_own, "never claimed a task before SIGTERM arrived"),
 ])
 async def test_stop_handlers_reject(answer, hint: str) -> None:
     result = await check("05.stop-handlers", answer)
@@ -175,6 +194,49 @@ def sync_worker(worker):
     pass
 
 
+async def grace_on_every_task(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        try:  # a time limit on every task, signal or not
+            await asyncio.wait_for(asyncio.shield(worker.execute(claim)), worker.grace_s)
+        except asyncio.TimeoutError:
+            await worker.release(claim)
+
+
+async def release_not_awaited(worker):
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    while not worker.stop.is_set():
+        claim = await worker.claim()
+        if claim is None:
+            await asyncio.sleep(0.05)
+            continue
+        job = asyncio.create_task(worker.execute(claim))
+        stopping = asyncio.create_task(worker.stop.wait())
+        await asyncio.wait({job, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not job.done():
+            await asyncio.wait({job}, timeout=worker.grace_s)
+        if not job.done():
+            worker.release(claim)  # never awaited: nothing is handed back
+            job.cancel()
+
+
+async def bypasses_the_worker(worker):
+    # changes the problem: waits for the signal and exits without ever taking work
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, worker.stop.set)
+    await worker.stop.wait()
+
+
 @pytest.mark.parametrize("answer", [graceful_wait, graceful_shield], ids=["wait", "shield"])
 async def test_graceful_worker_accepts(answer) -> None:
     result = await check("05.graceful-worker", answer)
@@ -184,9 +246,12 @@ async def test_graceful_worker_accepts(answer) -> None:
 @pytest.mark.parametrize("answer, hint", [
     (no_handlers, "killed the worker"),
     (waits_forever, "grace"),
-    (abandons_task, "RUNNING"),
     (keeps_claiming, "stop taking work"),
     (sync_worker, "async def"),
+    (grace_on_every_task, "not a time limit on every task"),
+    (release_not_awaited, "never awaited"),
+    (abandons_task, "dropped (cancelled or abandoned) without being handed back"),
+    (bypasses_the_worker, "never claimed a task"),
 ])
 async def test_graceful_worker_rejects(answer, hint: str) -> None:
     result = await check("05.graceful-worker", answer)

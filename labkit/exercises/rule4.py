@@ -118,11 +118,14 @@ async def check_heartbeat_thread(start_heartbeat: Any) -> str:
                     "that loop (an asyncio task, call_later) waits for it. Beat from a `threading.Thread` that "
                     "loops `while not stop.wait(interval_s): beat()`.")
     for worker in ("w1", "w2"):
-        exits = [e.t for e in run.events if e.worker == worker and e.kind == "exit"]
+        stopped = [e.t for e in run.events if e.worker == worker and e.kind in ("heartbeat-stopped", "exit")]
         beats = [e.t for e in run.events if e.worker == worker and e.kind == "beat"]
-        if exits and any(t > exits[0] for t in beats):
-            raise NotYet(f"{worker} kept beating after it shut down: the function start_heartbeat returns must stop "
-                         "the thread (set a threading.Event the loop waits on, then join the thread).")
+        late = [t for t in beats if stopped and t > stopped[0]]
+        if late:
+            raise NotYet(f"{worker} called the function start_heartbeat returned, and its heartbeat beat {len(late)} "
+                         "more time(s) while the worker was still shutting down: that function must stop the "
+                         "beating (set a threading.Event the thread waits on, then join the thread). A daemon "
+                         "thread only dies with its process; nothing else stops it.")
         slow = [e for e in run.events if e.worker == worker and e.kind == "ran"
                 and e.t - float(e.get("began", e.t)) > SLOW_S * 0.9]
         for call in slow:

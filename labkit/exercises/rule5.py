@@ -33,8 +33,12 @@ def _last_line(log: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _signal_verdict(run: ShutdownRun, sig: str, fix: str) -> None:
-    """Turn how the process ended into a hint, if it did not end well."""
+def _signal_verdict(run: ShutdownRun, sig: str, fix: str, *, learner_loop: bool = False) -> None:
+    """Turn how the process ended into a hint, if it did not end well.
+
+    ``learner_loop``: the learner wrote the main loop too, so a task left behind after a clean exit is the
+    loop's doing (dropped, or released without ``await``); otherwise only their handler could have left it.
+    """
     code = run.exit_code
     if code is None:
         raise NotYet(f"After {sig} the worker was still running {EXIT_TIMEOUT_S:g} s later. The signal reached a "
@@ -48,7 +52,19 @@ def _signal_verdict(run: ShutdownRun, sig: str, fix: str) -> None:
                      f"default one interrupted the task. Handle SIGINT the same way as SIGTERM. {fix}")
     if code != 0:
         raise NotYet(f"After {sig} the worker exited with code {code}, not 0. It said: {_last_line(run.log)}")
-    if run.left_running or not any(e.kind == "exit" and e.worker == "w1" for e in run.events):
+    exits = [e for e in run.events if e.kind == "exit" and e.worker == "w1"]
+    cleaned_up = bool(exits)
+    held = run.left_running or [t for e in run.events if e.kind == "dead" and e.worker == "w1"
+                                for t in e.get("requeued", [])]
+    if learner_loop and cleaned_up and (held or not exits[0].get("clean", True)):
+        unawaited = "was never awaited" in run.log and "release" in run.log
+        raise NotYet(f"After {sig} the worker shut down and exited 0, but still held {', '.join(held) or 'its task'} "
+                     "RUNNING, with nobody working on it, until recovery noticed: "
+                     + ("`worker.release(claim)` was called but never awaited, so it never ran. Write "
+                        "`await worker.release(claim)`." if unawaited else
+                        "the task was dropped (cancelled or abandoned) without being handed back. Before returning, "
+                        "`await worker.release(claim)` for a task that will not finish in time."))
+    if run.left_running or not cleaned_up:
         raise NotYet(f"After {sig} the process exited 0, but {run.left_running or 'its task'} was left RUNNING and "
                      "the worker's clean-up never ran: the handler ended the process (sys.exit / os._exit / raise) "
                      "in the middle of the task. Only set the stop event; let the loop finish and return.")
@@ -73,22 +89,77 @@ def _after_drain(run: ShutdownRun) -> None:
                      "finished, or finished after it was handed back.")
 
 
+def _stop_was_prompt(run: ShutdownRun, fix: str) -> None:
+    """The loop had nothing scheduled when the signal came: the stop must still wake it at once.
+
+    Told apart by what happened to the task, not by a clock: a stop the loop heard at once runs out the
+    short grace and releases the 3 s task; a stop it only noticed when the call ended finds the task DONE.
+    """
+    if run.states_at_exit.get("d1-t1") == DONE and not run.released:
+        raise NotYet(
+            f"SIGTERM came 0.15 s into a {IDLE_CALL_S:g} s model call while the worker's loop had nothing "
+            f"scheduled (the call ran in a thread, the heartbeat in another), with a {IDLE_GRACE_S:g} s grace; "
+            f"the worker only stopped when the call ended, {run.shutdown_s:.2f} s later, so the grace never "
+            "counted. The stop event was set, but the loop slept on: a handler installed with signal.signal() "
+            "runs outside the loop, and `stop.set()` there queues the waiter's wake-up without waking the loop. "
+            f"{fix} From a signal.signal() handler, `loop.call_soon_threadsafe(stop.set)` wakes it too.")
+
+
+def _signal_hit_a_task(run: ShutdownRun, sig: str, fix: str) -> None:
+    """The run only means something if a task was in flight when the signal landed."""
+    claims = [e.t for e in run.events if e.kind == "claim" and e.worker == "w1"]
+    if not claims or claims[0] > run.signals[0][0]:
+        raise NotYet(
+            f"The worker never claimed a task before {sig} arrived: the stop event was already set when your "
+            "handlers were installed. `stop.set()` with parentheses calls it right away (and hands its result, "
+            f"None, to the loop as the handler); pass the method itself, `stop.set`. {fix}")
+
+
+IDLE_GRACE_S = 0.5
+IDLE_CALL_S = 3.0
+
+
 @exercise("05.stop-handlers", title="SIGTERM and SIGINT set a stop event", time_limit=40)
 async def check_stop_handlers(install_stop_handlers: Any) -> str:
-    """A real worker installs the learner's handlers; SIGTERM and SIGINT must each stop it cleanly."""
+    """A real worker installs the learner's handlers; SIGTERM and SIGINT must each stop it cleanly, and at
+    once even when its loop has nothing scheduled (a model call in a thread, the heartbeat in another)."""
     reject_call_result(install_stop_handlers, "labkit.check(..., install_stop_handlers)")
     if callable(install_stop_handlers) and inspect.iscoroutinefunction(install_stop_handlers):
         raise NotYet("install_stop_handlers should be a plain `def`: it only registers handlers and returns.")
     base = ["--on-signal", "none", "--mode", "offload", "--latency", "0.6", "--grace", "2"]
+    idle = ["--on-signal", "none", "--work", "offload", "--heartbeat", "thread", "--latency", str(IDLE_CALL_S),
+            "--grace", str(IDLE_GRACE_S)]
     runs = await _trials(LearnerModule(install_stop_handlers, "install_stop_handlers", "install_stop_handlers"),
                          "--install", [("sigterm", {"args": base, "signals": [(0.15, "SIGTERM")]}),
-                                       ("sigint", {"args": base, "signals": [(0.15, "SIGINT")]})])
+                                       ("sigint", {"args": base, "signals": [(0.15, "SIGINT")]}),
+                                       ("idle-loop", {"args": idle, "signals": [(0.15, "SIGTERM")]})])
     fix = "Use `loop.add_signal_handler(sig, stop.set)` for both signal.SIGTERM and signal.SIGINT."
-    for run, sig in zip(runs, ("SIGTERM", "SIGINT")):
+    for run, sig in zip(runs, ("SIGTERM", "SIGINT", "SIGTERM")):
         _signal_verdict(run, sig, fix)
+        _signal_hit_a_task(run, sig, fix)
         _after_drain(run)
+    _stop_was_prompt(runs[2], fix)
     return "; ".join(f"{sig}: exit 0 after {r.shutdown_s:.2f} s, in-flight task {r.states_at_exit['d1-t1']}"
-                     for r, sig in zip(runs, ("SIGTERM", "SIGINT"))) + "; nothing lost, nothing ran twice."
+                     for r, sig in zip(runs, ("SIGTERM", "SIGINT"))) + (
+        f"; SIGTERM while the loop had nothing scheduled: stopped after {runs[2].shutdown_s:.2f} s; "
+        "nothing lost, nothing ran twice.")
+
+
+UNSIGNALLED_CALL_S = 1.2
+
+
+def _no_grace_without_a_signal(run: ShutdownRun, grace: float) -> None:
+    """The grace only starts with a stop: with no signal, a slow task must be allowed to finish."""
+    first_signal = run.signals[0][0]
+    early = [str(e.get("task")) for e in run.events if e.kind == "release" and e.t < first_signal]
+    finished = any(e.kind == "ran" and e.worker == "w1" and e.get("task") == "d1-t1" and e.t < first_signal
+                   for e in run.events)
+    if early or not finished:
+        what = f"released {early[0]}" if early else "gave up on d1-t1"
+        raise NotYet(f"With no signal at all, d1-t1's model call took {UNSIGNALLED_CALL_S:g} s, and your worker "
+                     f"{what} after worker.grace_s ({grace:g} s): the grace is how long a task may run on *after a "
+                     "stop*, not a time limit on every task. Wait for the job or the stop event, whichever comes "
+                     "first; only once the stop is set, give the job at most worker.grace_s.")
 
 
 @exercise("05.graceful-worker", title="A worker that shuts down without losing work", time_limit=45)
@@ -103,11 +174,14 @@ async def check_graceful_worker(run_worker: Any) -> str:
                       "signals": [(0.15, "SIGTERM")]}),
         ("too-slow", {"args": ["--on-signal", "none", "--mode", "offload", "--latency", "3", "--grace", str(grace)],
                       "signals": [(0.15, "SIGINT")]}),
+        ("no-signal", {"args": ["--on-signal", "none", "--mode", "offload", "--latency", "0.05", "--slow-calls", "1",
+                                "--slow-latency", str(UNSIGNALLED_CALL_S), "--grace", str(grace)],
+                       "signals": [(UNSIGNALLED_CALL_S + 0.6, "SIGTERM")]}),
     ])
-    short, slow = runs
+    short, slow, unsignalled = runs
     fix = ("Install handlers first: `loop.add_signal_handler(sig, worker.stop.set)` for SIGTERM and SIGINT, "
            "and loop `while not worker.stop.is_set()`.")
-    touched = any(e.kind in ("claim", "ran") for e in short.events) or set(short.states_at_exit.values()) != {QUEUED}
+    touched = any(e.kind in ("claim", "ran") and e.worker == "w1" for e in short.events) or set(short.states_at_exit.values()) != {QUEUED}
     if not touched:
         raise NotYet(f"Your worker never claimed a task: call `claim = await worker.claim()` in its loop and run "
                      f"the claim with `await worker.execute(claim)`. It said: {_last_line(short.log)}")
@@ -115,8 +189,8 @@ async def check_graceful_worker(run_worker: Any) -> str:
         raise NotYet(f"SIGINT came during a 3 s task and the worker was still running {EXIT_TIMEOUT_S:g} s later. "
                      f"Wait for the in-flight task at most worker.grace_s ({grace:g} s), then "
                      "`await worker.release(claim)` and return.")
-    _signal_verdict(short, "SIGTERM", fix)
-    _signal_verdict(slow, "SIGINT", fix)
+    _signal_verdict(short, "SIGTERM", fix, learner_loop=True)
+    _signal_verdict(slow, "SIGINT", fix, learner_loop=True)
     if short.states_at_exit.get("d1-t1") != DONE:
         raise NotYet(f"SIGTERM came 0.15 s into a 0.6 s task, with {2:g} s of grace, but the task was "
                      f"{short.states_at_exit.get('d1-t1')} when the worker exited: let a task that can finish in "
@@ -124,13 +198,14 @@ async def check_graceful_worker(run_worker: Any) -> str:
     if short.states_at_exit.get("d1-t2") != QUEUED:
         raise NotYet("After SIGTERM your worker still claimed the next task (d1-t2): once the stop event is set, "
                      "stop taking work.")
-    if slow.shutdown_s > grace + 1.2:
-        raise NotYet(f"SIGINT came during a 3 s task and the worker took {slow.shutdown_s:.2f} s to exit, more "
-                     f"than worker.grace_s ({grace:g} s): it waited for a task that would not finish in time. "
+    if slow.states_at_exit.get("d1-t1") == DONE and not slow.released:
+        raise NotYet(f"SIGINT came 0.15 s into a 3 s task and the worker took {slow.shutdown_s:.2f} s to exit, "
+                     f"having waited for the whole call, far beyond worker.grace_s ({grace:g} s). "
                      "Wait at most worker.grace_s, then `await worker.release(claim)` to hand it back.")
     if slow.states_at_exit.get("d1-t1") == RUNNING:
         raise NotYet("The slow task was left RUNNING when the worker exited: release it with "
                      "`await worker.release(claim)` so another worker can take it at once.")
+    _no_grace_without_a_signal(unsignalled, grace)
     for run in runs:
         _after_drain(run)
     return (f"SIGTERM mid-task: the task finished, nothing new was claimed, exit 0 after {short.shutdown_s:.2f} s. "

@@ -23,7 +23,8 @@ from typing import Any, Iterable
 
 from ..redis.target import RedisTarget
 
-KINDS = ("start", "beat", "claim", "ran", "finish", "release", "signal", "exit", "dead", "stopped")
+KINDS = ("start", "beat", "claim", "ran", "finish", "release", "signal", "exit", "dead", "stopped",
+         "heartbeat-stopped")
 
 
 def events_key(target: RedisTarget) -> str:

@@ -136,10 +136,17 @@ class CustomHeartbeat:
             raise TypeError(f"start_heartbeat must return a function that stops it, got {self._stopper!r}")
 
     async def stop(self) -> None:
+        """Call the learner's stop function, note when it returned, and stay a little longer: a heartbeat
+        that ignores it shows up as beats after that note (a daemon thread would otherwise die unseen)."""
         if self._stopper is not None:
             result = self._stopper()
             if asyncio.iscoroutine(result):
                 await result
+            await asyncio.to_thread(self._client.rpush, events_key(self.target),
+                                    make_event("heartbeat-stopped", self.worker, t=time.time()))
+            # a little over one interval: a thread still beating beats once more, and the lease (three
+            # intervals) has not lapsed meanwhile, so recovery does not take this still-living worker for dead
+            await asyncio.sleep(1.2 * self.interval_s)
 
 
 Heartbeat = LoopHeartbeat | ThreadHeartbeat | CustomHeartbeat
