@@ -220,3 +220,76 @@ async def test_clean_names_what_was_silenced_instead_of_fixed(tmp_path) -> None:
     result = await _check("06.clean", pieces)
     assert result.passed and "passes all five rules" not in result.message
     assert "silenced" in result.message and "R1 at line" in result.message
+
+
+async def test_find_accepts_the_nested_function_the_review_names() -> None:
+    """The review says `while True` in `beating`: naming that nested function means start_heartbeat."""
+    named = {"R1": ["handle", "beating"], "R2": "record_audit", "R3": "reconcile",
+             "R4": "start_heartbeat.<locals>.beating", "R5": ["run_worker", "beating()"]}
+    result = await _check("06.find", named)
+    assert result.passed, result.message
+
+
+async def test_find_rejects_naming_every_function_for_every_rule() -> None:
+    everything = ["handle", "record_audit", "reconcile", "start_heartbeat", "run_worker"]
+    result = await _check("06.find", {rule: everything for rule in ("R1", "R2", "R3", "R4", "R5")})
+    assert not result.passed and "R1 is not broken in" in result.message, result.message
+
+
+# -- "changed the problem instead of solving it": each capstone piece, rejected with what it bypassed
+
+async def test_changed_problem_answers_are_rejected(tmp_path) -> None:
+    m = _module(tmp_path, "cap_bypass", """
+        import asyncio
+        from labkit import llm
+
+        async def made_up_reply(system_msg, history, conf):
+            await asyncio.sleep(0.3)
+            return llm.reply_for(system_msg, history, conf)
+
+        def whole_log(log, event):
+            log[:] = ["login", "save", "logout"]
+
+        async def reconcile_nothing(store):
+            return None
+
+        async def never_works(worker):
+            import signal
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, worker.stop.set)
+            await worker.stop.wait()
+    """)
+    for exercise, answer, hint in (
+        ("06.handle", m.made_up_reply, "the model never answered the request"),
+        ("06.audit", m.whole_log, "append the event it is given"),
+        ("06.reconcile", m.reconcile_nothing, "your reconciler left it RUNNING"),
+        ("06.shutdown", m.never_works, "never claimed a task"),
+    ):
+        result = await _check(exercise, answer)
+        assert not result.passed and hint in result.message, (exercise, result.message)
+
+
+NAIVE_RECONCILE_VIA_ADD_FINISH = '''
+async def reconcile(store):
+    """Check-then-act, with the FAIL written through the store's pipeline helper."""
+    for doc in await store.orphaned_docs():
+        if not await store.incomplete_tasks(doc):
+            async with store.client.pipeline(transaction=True) as pipe:
+                store.add_finish(pipe, doc, "FAIL")
+                await pipe.execute()
+'''
+
+FIXED_PIECES = {
+    "handle": "async def handle(system_msg, history, conf):\n"
+              "    return await asyncio.to_thread(llm.chat, system_msg, history, conf)\n",
+    "record_audit": "def record_audit(log, event):\n    log.append(event)\n",
+}
+
+
+async def test_clean_sees_fail_written_through_add_finish() -> None:
+    """The incident's naive reconciler, writing FAIL with store.add_finish, still breaks R3."""
+    pieces = {**FIXED_PIECES, "start_heartbeat": thread_with_event, "run_worker": graceful_wait}
+    assert (await _check("06.clean", {**pieces, "reconcile": reconcile_lua})).passed  # the control
+    result = await _check("06.clean", {**pieces, "reconcile": NAIVE_RECONCILE_VIA_ADD_FINISH})
+    assert not result.passed and "R3" in result.message, result.message

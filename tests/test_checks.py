@@ -144,6 +144,16 @@ def _sync(fetch, names):
     return names
 
 
+async def _written_out(fetch, names):
+    await asyncio.gather(*(fetch(n) for n in names))
+    return [n.upper() for n in names]  # changes the problem: the results are made up
+
+
+async def _no_calls(fetch, names):
+    await asyncio.sleep(0.3)
+    return [n.upper() for n in names]
+
+
 @pytest.mark.parametrize(
     ("answer", "hint"),
     [
@@ -151,6 +161,8 @@ def _sync(fetch, names):
         (_unordered, "in the order given"),
         (_unawaited, "not results: await them"),
         (_sync, "must be an `async def`"),
+        (_written_out, "written out, not taken from fetch"),
+        (_no_calls, "skips the lookup"),
         ("fetch_all", "Pass your function itself"),
     ],
 )

@@ -124,6 +124,16 @@ async def httpx_sync_on_the_loop(system_msg, history, conf):
     return reply.json()["choices"][0]["message"]["content"]
 
 
+async def forged_reply(system_msg, history, conf):
+    # changes the problem: waits like the model, then computes its reply without asking it
+    await asyncio.sleep(0.3)
+    return llm.reply_for(system_msg, history, conf)
+
+
+async def result_to_to_thread(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat(system_msg, history, conf))
+
+
 @pytest.mark.parametrize(
     "handle",
     [with_to_thread, with_default_executor, with_own_thread_pool, with_async_client, with_async_client_object,
@@ -148,6 +158,8 @@ async def test_offload_chat_accepts_every_correct_style(handle) -> None:
         (drops_conf, "passing all three arguments"),
         (raises, "KeyError"),
         (hangs, "did not finish"),
+        (forged_reply, "the model never answered the request"),
+        (result_to_to_thread, "the executor got the *result* of the call"),
     ],
 )
 async def test_offload_chat_rejects_mistakes_with_a_specific_hint(handle, hint: str) -> None:
@@ -234,6 +246,22 @@ async def test_cpu_executor_rejects_work_on_the_loop() -> None:
     assert "stalled" in result.message and "burn_cpu" in result.message
 
 
+async def test_cpu_executor_rejects_the_io_stand_in(process_pool) -> None:
+    """Changing the problem: llm.chat only waits, so there is no CPU work to place at all."""
+
+    async def in_a_thread(system_msg, history, conf):
+        return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+    async def in_the_pool(system_msg, history, conf):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(process_pool, llm.chat, system_msg, history, conf)
+
+    result = await check("01.cpu-executor", in_a_thread)
+    assert not result.passed and "called llm.chat, the I/O stand-in" in result.message, result.message
+    result = await check("01.cpu-executor", in_the_pool)
+    assert not result.passed and "the CPU work never ran" in result.message, result.message
+
+
 async def test_cpu_executor_explains_unpicklable_work(process_pool) -> None:
     async def score(system_msg, history, conf):
         loop = asyncio.get_running_loop()
@@ -250,6 +278,22 @@ async def test_cpu_executor_explains_unpicklable_work(process_pool) -> None:
 class FixedService(IngestService):
     async def save(self, doc_id, vectors):
         await asyncio.to_thread(self.write_checkpoint, doc_id, vectors)
+
+
+class DeletedWrite(IngestService):
+    """Changes the problem: no durable write, so no stall."""
+
+    async def save(self, doc_id, vectors):
+        self.index[doc_id] = vectors
+
+
+class FasterDisk(IngestService):
+    """Changes the problem: a checkpoint that takes no time."""
+
+    checkpoint_s = 0.0
+
+    async def save(self, doc_id, vectors):
+        self.write_checkpoint(doc_id, vectors)
 
 
 @pytest.mark.parametrize("answer", ["write_checkpoint", "IngestService.write_checkpoint()", " `write_checkpoint` "])
@@ -273,6 +317,8 @@ async def test_find_blocker_accepts_a_fixed_service(answer) -> None:
         ("fsync", "not a function the service runs"),
         (IngestService, "write_checkpoint"),
         (42, "name of the blocking function"),
+        (DeletedWrite, "never made for doc-a"),
+        (FasterDisk, "cut short"),
     ],
 )
 async def test_find_blocker_hints(answer, hint: str) -> None:

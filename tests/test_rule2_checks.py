@@ -51,8 +51,14 @@ async def test_keep_it_sync_rejects_a_sync_wrapper_returning_a_coroutine() -> No
     assert not result.passed and "returned a coroutine" in result.message
 
 
+def writes_the_whole_log(log, event):
+    log[:] = ["login", "save", "logout"]  # changes the problem: the expected log, whatever happened
+
+
 async def test_keep_it_sync_rejects_wrong_work_and_non_callables() -> None:
     assert "should be" in (await check("02.keep-it-sync", lambda log, event: None)).message
+    result = await check("02.keep-it-sync", writes_the_whole_log)
+    assert not result.passed and "append the event it is given" in result.message, result.message
     assert "Pass your function itself" in (await check("02.keep-it-sync", 42)).message
 
 
@@ -90,6 +96,24 @@ async def test_offload_rejects_calling_before_to_thread() -> None:
 
     result = await check("02.offload-sync", summarise)
     assert not result.passed and "pass the function" in result.message
+
+
+async def test_offload_rejects_a_short_sync_sleep_in_the_async_def() -> None:
+    async def summarise(model, text):
+        time.sleep(0.1)  # under the old 150 ms limit, still a stall of the loop
+        return await asyncio.to_thread(model.chat, text)
+
+    result = await check("02.offload-sync", summarise)
+    assert not result.passed and "inside summarise itself" in result.message, result.message
+
+
+async def test_offload_rejects_a_made_up_summary() -> None:
+    async def summarise(model, text):  # changes the problem: never asks the model
+        await asyncio.sleep(0.3)
+        return f"summary of {text}"
+
+    result = await check("02.offload-sync", summarise)
+    assert not result.passed and "never called model.chat" in result.message, result.message
 
 
 async def test_offload_rejects_sync_def_and_forgotten_await() -> None:
@@ -137,6 +161,27 @@ async def test_from_a_thread_rejects_run_until_complete_and_unawaited() -> None:
     assert ".result(" in (await check("02.from-a-thread", no_wait)).message
     result = await check("02.from-a-thread", lambda loop, fn, *args: fn(*args))
     assert not result.passed and "awaitable" in result.message
+
+
+def create_task_then_poll(loop, coro_fn, *args):
+    task = loop.create_task(coro_fn(*args))  # not thread-safe: queued, but the sleeping loop is not woken
+    while not task.done():
+        time.sleep(0.01)
+    return task.result()
+
+
+def hard_coded(loop, coro_fn, *args):
+    return 5  # changes the problem: the coroutine never runs
+
+
+async def test_from_a_thread_requires_waking_the_loop() -> None:
+    result = await check("02.from-a-thread", create_task_then_poll)
+    assert not result.passed and "not thread-safe" in result.message, result.message
+
+
+async def test_from_a_thread_rejects_a_hard_coded_result() -> None:
+    result = await check("02.from-a-thread", hard_coded)
+    assert not result.passed and "The coroutine never ran" in result.message, result.message
 
 
 async def test_from_a_thread_rejects_async_def() -> None:

@@ -132,6 +132,10 @@ def sync_reconciler(store):
     return None
 
 
+async def does_nothing(store):
+    """Changes the problem: no reconciling, so no race."""
+
+
 @pytest.mark.parametrize("answer", [reconcile_watch, reconcile_lua, reconcile_epoch, whole_doc_in_one_script,
                                     with_transaction_helper])
 async def test_safe_reconciler_accepts_every_correct_style(answer):
@@ -149,6 +153,7 @@ async def test_safe_reconciler_accepts_every_correct_style(answer):
     (loses_the_task, "requeued exactly once"),
     (ignores_the_lease, "fresh lease"),
     (sync_reconciler, "coroutine function"),
+    (does_nothing, "your reconciler left it RUNNING"),
     (42, "Pass your reconciler function"),
 ])
 async def test_safe_reconciler_rejects_wrong_answers_with_a_specific_hint(answer, hint):
@@ -205,6 +210,10 @@ async def refuses_everything(store, task_id, epoch):
     return False
 
 
+async def claims_success(store, task_id, epoch):
+    return True  # changes the problem: reports a completion it never wrote
+
+
 @pytest.mark.parametrize("answer", [complete_fenced, complete_watch])
 async def test_zombie_check_accepts_lua_and_watch(answer):
     card = await check("03.zombie-completion", answer)
@@ -215,6 +224,7 @@ async def test_zombie_check_accepts_lua_and_watch(answer):
     (complete_naive, "zombie (epoch 1) completed"),
     (epoch_only, "must not revive a FAIL document"),
     (refuses_everything, "must complete it"),
+    (claims_success, "the last completion must mark the document DONE"),
     (fenced_by_watch_on_task_only, "same atomic step as the completion"),
 ])
 async def test_zombie_check_rejects_wrong_answers(answer, hint):

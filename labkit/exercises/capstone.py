@@ -17,12 +17,14 @@ of that rule's notebook, because code can fool a static review:
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import time
 from typing import Any, Callable, Mapping
 
-from ..lessons.capstone_service import PIECES, findings_by_function, review_assembled, review_broken, review_piece
+from ..lessons.capstone_service import (BROKEN_EXECUTOR, PIECES, findings_by_function, review_assembled, review_broken,
+                                        review_piece)
 from .framework import NotYet, exercise, require_function
 from ..errors import LabError
 from ..instruments.loop_monitor import LoopMonitor
@@ -50,13 +52,30 @@ def _gate(name: str, answer: Any, rules: tuple[str, ...]) -> None:
                       f"Fix: {first.fix}")
 
 
+def _enclosing_functions(source: str = BROKEN_EXECUTOR) -> dict[str, str]:
+    """Every function of the service, nested ones included -> the top-level function it belongs to."""
+    out: dict[str, str] = {}
+    for top in ast.parse(source).body:
+        if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for node in ast.walk(top):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    out.setdefault(node.name, top.name)
+    return out
+
+
 def _names(value: Any) -> set[str]:
-    if isinstance(value, str):
-        return {value.strip().removesuffix("()")}
+    """The top-level functions named: ``beating`` (nested, as the review names it) or a qualified
+    ``start_heartbeat.<locals>.beating`` count as the function they live in."""
     try:
-        return {str(v).strip().removesuffix("()") for v in value}
+        raw = [value] if isinstance(value, str) else [str(v) for v in value]
     except TypeError:
         raise NotYet(f"Give each rule a function name or a list of names, got {value!r}.") from None
+    enclosing = _enclosing_functions()
+    names = set()
+    for name in raw:
+        name = name.strip().strip("`'\"").removesuffix("()").split(".")[-1]
+        names.add(enclosing.get(name, name))
+    return names
 
 
 @exercise("06.find", title="Find which function breaks which rule", time_limit=10)

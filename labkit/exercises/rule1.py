@@ -15,7 +15,10 @@ import sys
 import uuid
 from typing import Any, Callable
 
+import psutil
+
 from ..model import llm
+from ..model.endpoint import running_endpoint
 from .framework import NotYet, exercise, require_function
 from ..instruments.loop_monitor import LoopMonitor, MonitorResult
 from ..lessons.mystery_service import IngestService, Receipt
@@ -42,14 +45,28 @@ async def _call(fn: Callable[..., Any], name: str, *args: Any) -> tuple[Any, flo
     """Call the learner's function the way an async caller would; return (value, seconds)."""
     loop = asyncio.get_running_loop()
     began = loop.time()
-    value = fn(*args)
-    if not inspect.isawaitable(value):
+    try:
+        value = fn(*args)
+        if inspect.isawaitable(value):
+            value = await value
+            awaited = True
+        else:
+            awaited = False
+    except TypeError as exc:
+        if "not callable" not in str(exc):
+            raise
+        raise NotYet(
+            f"{exc}: the executor got the *result* of the call, which had already run on the loop. Pass the "
+            "function and its arguments separately, `asyncio.to_thread(llm.chat, system_msg, history, conf)` "
+            "(or `loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)`), not the call "
+            "`llm.chat(system_msg, history, conf)`."
+        ) from None
+    if not awaited:
         _discard(value)
         raise NotYet(
             f"{name} returned {type(value).__name__}, not something to await: it must be an `async def` "
             f"so async callers can `await {name}(...)` while the loop keeps running."
         )
-    value = await value
     if inspect.isawaitable(value):
         kind = "coroutine" if inspect.iscoroutine(value) else type(value).__name__
         _discard(value)
@@ -58,6 +75,19 @@ async def _call(fn: Callable[..., Any], name: str, *args: Any) -> tuple[Any, flo
             "Put `await` in front of it, e.g. `return await asyncio.to_thread(...)`."
         )
     return value, loop.time() - began
+
+
+async def _model_answered(history: list[Any], conf: dict[str, Any]) -> bool:
+    """Did the model really answer this request: the stand-in in this process, or the lab's local server?"""
+    if llm.served(SYSTEM_MSG, history, conf):
+        return True
+    endpoint = running_endpoint()
+    if endpoint is None:
+        return False
+    try:
+        return await asyncio.to_thread(endpoint.served, llm.reply_for(SYSTEM_MSG, history, conf)) > 0
+    except Exception:  # noqa: BLE001 - the server is gone: no witness, so do not blame the learner
+        return True
 
 
 def _stall_hint(result: MonitorResult, fix: str) -> str:
@@ -117,6 +147,12 @@ async def check_offload_chat(handle: Any) -> str:
                 f"handle returned after {seconds * 1000:.0f} ms, before the model could answer "
                 f"({CHAT_LATENCY_S * 1000:.0f} ms): wait for the reply instead of starting the call and moving on."
             )
+        if not await _model_answered(history, conf):
+            raise NotYet(
+                "handle returned the right text, but the model never answered the request: the reply was made up "
+                "(llm.reply_for, or a copied string), so nothing was offloaded. Call the model and return its "
+                "reply: `await asyncio.to_thread(llm.chat, system_msg, history, conf)` or `await llm.achat(...)`."
+            )
     if result.stall_count:
         raise NotYet(
             _stall_hint(
@@ -156,8 +192,10 @@ async def check_cpu_executor(score: Any) -> str:
     try:
         # A first short call starts any worker processes; start-up is not what we measure.
         await _with_limit(_call(score, "score", SYSTEM_MSG, ["warm up"], {"latency_s": 0.01}), 30.0, "score")
+        children_cpu = _children_cpu_s()
         async with LoopMonitor(stall_threshold=CHECK_STALL_S) as mon:
             reply, seconds = await _with_limit(_call(score, "score", SYSTEM_MSG, history, conf), 8.0, "score")
+        children_cpu = _children_cpu_s(children_cpu)
     except NotYet:
         raise
     except concurrent.futures.process.BrokenProcessPool:
@@ -179,6 +217,11 @@ async def check_cpu_executor(score: Any) -> str:
         raise NotYet(f"score returned {reply!r:.80}, but llm.chat_cpu's reply was {expected!r}: return it unchanged.")
     if seconds < 0.9 * CPU_LATENCY_S:
         raise NotYet("score returned before llm.chat_cpu could have finished: await the result of the work.")
+    if llm.served(SYSTEM_MSG, history, conf, work="io"):
+        raise NotYet(
+            "score called llm.chat, the I/O stand-in that only waits, so there was no CPU work to place: the "
+            "exercise is the CPU-bound llm.chat_cpu. Run that one, in a process pool."
+        )
     if result.stall_count:
         raise NotYet(
             _stall_hint(
@@ -194,10 +237,37 @@ async def check_cpu_executor(score: Any) -> str:
             f"{switch_ms:g} ms). chat_cpu holds the GIL, so a thread (to_thread or a thread pool) makes every other "
             "task wait for its turn. Use a process pool: it has its own GIL."
         )
+    if children_cpu < CHILD_CPU_SHARE * CPU_LATENCY_S:
+        if llm.served(SYSTEM_MSG, history, conf, work="cpu"):
+            raise NotYet(
+                "llm.chat_cpu ran in this kernel's own process, not in another one: a thread or the loop shares "
+                "this process's GIL. Use a process pool: `await loop.run_in_executor(pool, llm.chat_cpu, ...)`."
+            )
+        raise NotYet(
+            f"No process of this kernel computed anything while score ran (its child processes used "
+            f"{children_cpu * 1000:.0f} ms of CPU; chat_cpu burns {CPU_LATENCY_S:g} s), yet score returned "
+            "chat_cpu's reply: the CPU work never ran. Send llm.chat_cpu itself to the process pool, "
+            "`await loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)`, and return its reply."
+        )
     return (
-        f"chat_cpu ran for {seconds:.2f} s while the loop's typical lag stayed at {result.p50_ms:.2f} ms "
-        f"(p99 {result.p99_ms:.1f} ms): the work had its own GIL."
+        f"chat_cpu ran for {seconds:.2f} s in another process ({children_cpu:.2f} s of its CPU) while the "
+        f"loop's typical lag stayed at {result.p50_ms:.2f} ms (p99 {result.p99_ms:.1f} ms): the work had its own GIL."
     )
+
+
+CHILD_CPU_SHARE = 0.6
+
+
+def _children_cpu_s(since: float = 0.0) -> float:
+    """CPU seconds used by this process's descendants (a process pool's workers), minus ``since``."""
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:  # exited meanwhile
+            continue
+        total += times.user + times.system
+    return total - since
 
 
 # --------------------------------------------------------------------------- 01.find-blocker
@@ -219,8 +289,22 @@ async def _culprit() -> str:
     return stalls[0].function.split(".")[-1].lower()
 
 
+def _witness_checkpoints(service: IngestService) -> list[str]:
+    """Note each durable write the service makes (whatever thread makes it), still doing the write."""
+    written: list[str] = []
+    write = service.write_checkpoint
+
+    def recorded(doc_id: str, vectors: tuple[int, ...]) -> None:
+        write(doc_id, vectors)
+        written.append(doc_id)
+
+    service.write_checkpoint = recorded  # type: ignore[method-assign]
+    return written
+
+
 async def _check_service(service: IngestService) -> str:
     loop = asyncio.get_running_loop()
+    written = _witness_checkpoints(service)
     async with LoopMonitor(stall_threshold=CHECK_STALL_S) as mon:
         began = loop.time()
         receipts = await _with_limit(
@@ -237,6 +321,16 @@ async def _check_service(service: IngestService) -> str:
             )
         if service.index[doc] != await reference.embed(await reference.split(await reference.fetch(doc))):
             raise NotYet(f"The vectors saved for {doc!r} are not the ones embed() produced: save them unchanged.")
+    skipped = [doc for doc in DOCS if doc not in written]
+    if skipped or elapsed < 0.9 * IngestService.checkpoint_s:
+        raise NotYet(
+            f"No stall, but the durable checkpoint write was "
+            + (f"never made for {', '.join(skipped)}" if skipped else
+               f"cut short ({len(DOCS)} documents in {elapsed:.2f} s; one write takes {IngestService.checkpoint_s:g} s)")
+            + ": removing the write removes the stall and the durability with it. Keep "
+            "`self.write_checkpoint(doc_id, vectors)` and run it off the loop, "
+            "`await asyncio.to_thread(self.write_checkpoint, doc_id, vectors)`."
+        )
     if result.stall_count:
         raise NotYet(
             _stall_hint(result, "Offload that call with `await asyncio.to_thread(...)` inside the async step that makes it.")

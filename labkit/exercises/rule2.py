@@ -7,9 +7,11 @@ import concurrent.futures
 import inspect
 import threading
 import time
+import uuid
 from typing import Any
 
 from .framework import NotYet, exercise, require_function
+from ..instruments.loop_monitor import LoopMonitor
 
 CHAT_S = 0.3
 
@@ -37,23 +39,34 @@ async def keep_it_sync_check(answer: Any) -> str:
         return "handled"
 
     log: list[str] = []
-    for event in ("login", "save", "logout"):
+    events = ("login", "save", "logout")
+    for n, event in enumerate(events, 1):
         await asyncio.to_thread(sync_handler, log, event)
-    if log != ["login", "save", "logout"]:
+        if log != list(events[:n]):
+            raise NotYet(f"After the sync call record_audit(log, {event!r}) the audit log should be "
+                         f"{list(events[:n])!r}, got {log!r}: append the event it is given, once per call.")
+    if log != list(events):
         raise NotYet(f"After three sync calls the audit log should be ['login', 'save', 'logout'], got {log!r}.")
     return "Called from sync handlers three times: all three events recorded, no coroutine in sight."
 
 
 class _SlowModel:
-    """A stand-in for a sync LLM client: ``chat`` blocks its thread for CHAT_S."""
+    """A stand-in for a sync LLM client: ``chat`` blocks its thread for CHAT_S.
+
+    Its replies carry a tag fresh for each check, so a summary can only come from calling it.
+    """
 
     def __init__(self) -> None:
         self.threads: list[int] = []
+        self.tag = uuid.uuid4().hex[:4]
+
+    def reply(self, prompt: str) -> str:
+        return f"summary of {prompt} ({self.tag})"
 
     def chat(self, prompt: str) -> str:
         self.threads.append(threading.get_ident())
         time.sleep(CHAT_S)
-        return f"summary of {prompt}"
+        return self.reply(prompt)
 
 
 async def _max_gap_while(coro: Any, tick: float = 0.01) -> tuple[Any, float]:
@@ -88,7 +101,8 @@ async def offload_sync_check(answer: Any) -> str:
     )
     model = _SlowModel()
     try:
-        result, gap = await _max_gap_while(answer(model, "chapter 1"))
+        async with LoopMonitor() as monitor:
+            result, gap = await _max_gap_while(answer(model, "chapter 1"))
     except TypeError as exc:
         if "not callable" in str(exc):
             raise NotYet(
@@ -98,14 +112,30 @@ async def offload_sync_check(answer: Any) -> str:
         raise
     if _close_if_coroutine(result):
         raise NotYet("summarise returned a coroutine: await the call inside it and return the text.")
-    if result != "summary of chapter 1":
-        raise NotYet(f"summarise(model, 'chapter 1') should return 'summary of chapter 1', got {result!r}.")
+    if not model.threads:
+        raise NotYet(f"summarise never called model.chat, yet returned {result!r}: a summary written out or made "
+                     "up skips the model. Call it, off the loop: `return await asyncio.to_thread(model.chat, text)`.")
+    if result != model.reply("chapter 1"):
+        raise NotYet(f"summarise(model, 'chapter 1') should return what model.chat('chapter 1') returned, "
+                     f"{model.reply('chapter 1')!r}, got {result!r}.")
     if gap > CHAT_S / 2 or threading.get_ident() in model.threads:
         raise NotYet(
             f"The event loop was frozen for {gap:.2f} s while chat() ran on it. Offload the sync call: "
             "`await asyncio.to_thread(model.chat, text)`."
         )
+    code = getattr(answer, "__code__", None)
+    own = [s for s in monitor.result().stalls if code is not None and any(
+        f.filename == code.co_filename and code.co_firstlineno <= f.lineno for f in s.stack)]
+    if own:
+        raise NotYet(f"The event loop stalled {own[0].duration_s * 1000:.0f} ms inside summarise itself, at "
+                     f"{own[0].where}: any sync wait in an `async def` holds the loop, however short. Await "
+                     "instead (`await asyncio.sleep(...)`), or offload it with the call: "
+                     "`await asyncio.to_thread(model.chat, text)`.")
     return f"chat() took {CHAT_S} s in a worker thread; the loop's longest pause was {gap * 1000:.0f} ms."
+
+
+SETTLE_S = 0.1
+NUDGE_S = 1.0
 
 
 @exercise("02.from-a-thread", title="Run a coroutine on the loop from another thread", time_limit=10)
@@ -118,24 +148,54 @@ async def from_a_thread_check(answer: Any) -> str:
     loop = asyncio.get_running_loop()
     loop_thread = threading.get_ident()
     ran_on: list[int] = []
+    started: list[float] = []
+    handed_over: list[float] = []
     lock = asyncio.Lock()  # belongs to this loop: using it from another loop fails
 
     async def add(a: int, b: int) -> int:
+        started.append(time.monotonic())
         ran_on.append(threading.get_ident())
         async with lock:
             await asyncio.sleep(0.05)
         return a + b
 
-    def worker() -> Any:
-        return answer(loop, add, 2, 3)
+    done: asyncio.Future[Any] = loop.create_future()
 
+    def settle(value: Any, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(error) if error is not None else done.set_result(value)
+
+    def worker() -> None:
+        time.sleep(SETTLE_S)  # by now the loop is asleep, waiting for something to wake it
+        handed_over.append(time.monotonic())
+        try:
+            value, error = answer(loop, add, 2, 3), None
+        except BaseException as exc:  # noqa: BLE001 - handed to the check's loop
+            value, error = None, exc
+        loop.call_soon_threadsafe(settle, value, error)
+
+    # A plain daemon thread (not to_thread): learner code stuck in it cannot hold up the check's exit.
+    threading.Thread(target=worker, name="labkit-from-a-thread", daemon=True).start()
+    nudge = loop.call_later(NUDGE_S, lambda: None)  # the only other thing that would wake the loop
     try:
-        result = await asyncio.to_thread(worker)
+        result = await asyncio.wait_for(done, timeout=NUDGE_S + 4)
     except RuntimeError as exc:
         raise NotYet(
             f"Your code raised RuntimeError: {exc}. A worker thread cannot start or run this loop itself; hand the "
             "coroutine over with `asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)` and wait on `.result()`."
         ) from None
+    except asyncio.TimeoutError:
+        raise NotYet("call_on_loop never returned: the coroutine was handed over but the thread never got its "
+                     "result. Use `asyncio.run_coroutine_threadsafe(coro_fn(*args), loop).result()`.") from None
+    finally:
+        nudge.cancel()
+    if started and handed_over and started[0] - handed_over[0] > NUDGE_S / 2:
+        raise NotYet(
+            f"The coroutine only started {started[0] - handed_over[0]:.2f} s after your thread handed it over, "
+            "when something else happened to wake the loop: loop.create_task / asyncio.ensure_future / "
+            "loop.call_soon are not thread-safe, they queue the work without waking a loop that sleeps. "
+            "`asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)` queues it and wakes the loop."
+        )
     if _close_if_coroutine(result) or isinstance(result, (asyncio.Future, concurrent.futures.Future)):
         raise NotYet("call_on_loop returned an awaitable, not the result: wait for it with `.result(timeout=...)`.")
     if not ran_on:

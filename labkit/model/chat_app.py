@@ -21,6 +21,7 @@ import os
 import socket
 import sys
 import threading
+from collections import Counter
 from typing import Any, Awaitable, Callable
 
 from . import llm
@@ -126,9 +127,15 @@ async def _send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": data})
 
 
+SERVED_PATH = "/v1/labkit/served/"
+
+
 def make_app(api_key: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """The ASGI app: ``POST /v1/chat/completions`` and ``GET /v1/models``, for callers holding ``api_key``."""
+    """The ASGI app: ``POST /v1/chat/completions`` and ``GET /v1/models``, for callers holding ``api_key``;
+    and ``GET /v1/labkit/served/<completion id>``, how many times that reply was sent in full (exercise
+    checks ask it, to tell a reply the model gave from one made up with ``llm.reply_for``)."""
     expected = f"Bearer {api_key}".encode()
+    answered: Counter[str] = Counter()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -143,6 +150,9 @@ def make_app(api_key: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
                 await _send_json(send, 200, {"object": "list", "data": [
                     {"id": llm.DEFAULT_MODEL, "object": "model", "created": 0, "owned_by": "labkit"}]})
                 return
+            if path.startswith(SERVED_PATH.rstrip("/")) and method == "GET":
+                await _send_json(send, 200, {"served": answered[path.removeprefix(SERVED_PATH)]})
+                return
             if path != "/v1/chat/completions":
                 raise BadRequest(404, f"no route {method} {scope['path']}; this server has POST /v1/chat/completions")
             if method != "POST":
@@ -156,6 +166,7 @@ def make_app(api_key: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         if not stream:
             await asyncio.sleep(conf["latency_s"])
             await _send_json(send, 200, completion(reply, conf["model"], prompt_chars))
+            answered[_completion_id(reply)] += 1
             return
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]})
@@ -167,6 +178,7 @@ def make_app(api_key: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
             await send({"type": "http.response.body", "body": f"data: {json.dumps(event)}\n\n".encode(),
                         "more_body": True})
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+        answered[_completion_id(reply)] += 1
 
     return app
 

@@ -125,6 +125,17 @@ class ModelEndpoint:
 
         return PerLoopClient(lambda: openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options))
 
+    def served(self, reply: str) -> int:
+        """How many times this server sent ``reply`` in full (blocking: one local round trip)."""
+        import httpx
+
+        from .chat_app import SERVED_PATH, _completion_id
+
+        got = httpx.get(f"{self.base_url}{SERVED_PATH.removeprefix('/v1')}{_completion_id(reply)}",
+                        headers=self.headers, timeout=5.0)
+        got.raise_for_status()
+        return int(got.json()["served"])
+
     @property
     def headers(self) -> dict[str, str]:
         """What a raw HTTP client (httpx, requests) sends to be let in."""
@@ -220,3 +231,12 @@ def model_endpoint() -> ModelEndpoint:
         _shared = ModelEndpoint.start()
         os.environ[URL_ENV], os.environ[KEY_ENV] = _shared.base_url, _shared.api_key
         return _shared
+
+
+def running_endpoint() -> ModelEndpoint | None:
+    """The model server this process already uses (started here, or shared by a parent), never a new one."""
+    with _lock:
+        if _shared is not None and (_shared.process is None or _shared.running):
+            return _shared
+    url, key = os.environ.get(URL_ENV), os.environ.get(KEY_ENV)
+    return ModelEndpoint(url, key) if url and key else None

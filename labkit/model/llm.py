@@ -19,7 +19,9 @@ import asyncio
 import hashlib
 import json
 import math
+import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,7 +31,7 @@ DEFAULT_MODEL = "stand-in-1"
 CONF_KEYS = ("latency_s", "model", "temperature")
 WORKS = ("io", "cpu")
 
-__all__ = ["chat", "chat_cpu", "achat", "reply_for", "ChatModel", "AsyncChatModel", "DEFAULT_LATENCY_S"]
+__all__ = ["chat", "chat_cpu", "achat", "reply_for", "served", "ChatModel", "AsyncChatModel", "DEFAULT_LATENCY_S"]
 
 History = Sequence["str | Mapping[str, Any]"]
 
@@ -122,12 +124,31 @@ def reply_for(system_msg: str, history: History, conf: Mapping[str, Any] | None 
     return f"[{model} #{digest}] answer to {last!r}"
 
 
+_served: Counter[tuple[str, str]] = Counter()
+_served_lock = threading.Lock()
+
+
+def _answered(work: str, reply: str) -> str:
+    with _served_lock:
+        _served[work, reply] += 1
+    return reply
+
+
+def served(system_msg: str, history: History, conf: Mapping[str, Any] | None = None, work: str = "any") -> int:
+    """How many times the model answered this request *in this process* (``work``: "io" for chat/achat,
+    "cpu" for chat_cpu, or "any"). A reply computed with :func:`reply_for` is not an answer: exercise
+    checks use this to see that the learner's code really asked the model."""
+    reply = reply_for(system_msg, history, conf)
+    with _served_lock:
+        return sum(n for (w, r), n in _served.items() if r == reply and work in ("any", w))
+
+
 def chat(system_msg: str, history: History, conf: Mapping[str, Any] | None = None) -> str:
     """Blocking call: waits ``conf['latency_s']`` like a network round trip, then replies."""
     reply = reply_for(system_msg, history, conf)
     latency, _ = _check_conf(conf)
     time.sleep(latency)  # a real client would be blocked in socket.recv here
-    return reply
+    return _answered("io", reply)
 
 
 def burn_cpu(seconds: float) -> int:
@@ -149,7 +170,7 @@ def chat_cpu(system_msg: str, history: History, conf: Mapping[str, Any] | None =
     reply = reply_for(system_msg, history, conf)
     latency, _ = _check_conf(conf)
     burn_cpu(latency)
-    return reply
+    return _answered("cpu", reply)
 
 
 async def achat(system_msg: str, history: History, conf: Mapping[str, Any] | None = None) -> str:
@@ -157,7 +178,7 @@ async def achat(system_msg: str, history: History, conf: Mapping[str, Any] | Non
     reply = reply_for(system_msg, history, conf)
     latency, _ = _check_conf(conf)
     await asyncio.sleep(latency)
-    return reply
+    return _answered("io", reply)
 
 
 # --------------------------------------------------------------------------- client objects
@@ -198,7 +219,7 @@ class AsyncChatModel:
         latency, _ = _check_conf(conf)
         await asyncio.sleep(0)
         burn_cpu(latency)  # e.g. decoding a big streamed reply in Python, on the loop
-        return reply
+        return _answered("cpu", reply)
 
     def __repr__(self) -> str:
         return f"AsyncChatModel(work={self.work!r})"
