@@ -161,3 +161,15 @@ async def test_a_worker_check_that_times_out_leaves_no_worker_running() -> None:
     result = await check("05.stop-handlers", add_handlers, time_limit=0.8)
     assert not result.passed and "did not finish within 0.8 s" in result.message
     assert live_worker_children() == [], "the check's worker processes outlived it"
+
+
+def prints_a_little():
+    print("hello from the learner")
+    return []
+
+
+async def test_two_checks_at_once_leave_the_streams_as_they_found_them() -> None:
+    stdout, stderr = sys.stdout, sys.stderr
+    first, second = await asyncio.gather(check("test.call", floods), check("test.call", prints_a_little))
+    assert first.passed and second.passed
+    assert sys.stdout is stdout and sys.stderr is stderr

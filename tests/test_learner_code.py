@@ -198,3 +198,16 @@ async def test_an_exception_in_a_thread_the_learner_started_is_the_cause() -> No
     assert result.message.startswith("Your code (in thread"), result.message
     assert "TypeError" in result.message and "`beat(interval_s)`" in result.message
     assert "declared dead" not in result.message and "beat(interval_s)" in result.details
+
+
+Rebuilt = type("Rebuilt", (), {"__module__": __name__})  # a class whose source cannot be read back
+
+
+def handlers_with_a_class_without_source(loop, stop):
+    Rebuilt()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+
+
+def test_a_notebook_class_without_source_is_named_not_the_answer() -> None:
+    with pytest.raises(Exception, match=r"global `Rebuilt` \(a class defined in the notebook whose source"):
+        module_source(handlers_with_a_class_without_source, "install_stop_handlers", "install_stop_handlers")

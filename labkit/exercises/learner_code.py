@@ -178,7 +178,14 @@ class _Builder:
         if inspect.isfunction(inner) and inner.__module__ not in ("__main__", self.home):
             raise Uncarried(f"a function from module {inner.__module__} that cannot be imported by name")
         self.seen[id(inner)] = inner.__name__
-        source, filename, first = _source(obj, self.what)
+        try:
+            source, filename, first = _source(obj, self.what)
+        except NotYet:
+            if len(self.seen) == 1:  # the answer itself: the hint says how to pass it
+                raise
+            kind = "class" if inspect.isclass(obj) else "function"
+            raise Uncarried(f"a {kind} defined in the notebook whose source Python cannot read back; define it "
+                            "in a .py file next to the notebook and import it") from None
         self.defs.append((source, filename, first))
         for name, value in _reads(obj, source).items():
             self.bind(name, value)

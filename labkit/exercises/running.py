@@ -114,6 +114,7 @@ class Runaway:
 
 
 _runaways: list[Runaway] = []
+_retired: list[CappedOutput] = []  # see CheckRun.restore_output
 
 
 def runaway_note() -> str:
@@ -173,10 +174,23 @@ class CheckRun:
                 self.future.set_exception(exc if isinstance(exc, Exception) else Escaped(exc))
 
     def restore_output(self) -> int:
-        """Put the kernel's streams back; how many characters the capped threads printed past the cap."""
+        """Put the kernel's streams back; how many characters the capped threads printed past the cap.
+
+        The stand-ins are kept alive for good: ``print()`` in another thread may still hold one
+        without a reference of its own (CPython reads ``sys.stdout`` as a borrowed reference),
+        and freeing it under that thread crashes the interpreter.
+        """
+        _retired.extend(self.streams)
         for stream, name in zip(self.streams, ("stdout", "stderr")):
             if getattr(sys, name) is stream:
                 setattr(sys, name, stream.stream)
+                continue
+            outer = getattr(sys, name)  # a check that started after this one wraps ours: unlink ours
+            while isinstance(outer, CappedOutput):
+                if outer.stream is stream:
+                    outer.stream = stream.stream
+                    break
+                outer = outer.stream
         return sum(max(0, s.written - OUTPUT_CAP) for s in self.streams)
 
     def _learner_threads(self) -> list[tuple[threading.Thread, traceback.FrameSummary]]:
