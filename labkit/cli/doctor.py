@@ -51,12 +51,13 @@ class DoctorReport:
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td style='color:{'#2e7d32' if f.ok else '#c62828'};font-weight:bold'>"
-            f"{'OK' if f.ok else 'FAIL'}</td><td>{html.escape(f.name)}</td>"
+            f"{'OK' if f.ok else 'FAIL'}</td><td style='text-align:left'>{html.escape(f.name)}</td>"
             f"<td style='text-align:left'>{html.escape(f.detail)}"
             f"{'' if f.ok or not f.fix else '<br><b>fix:</b> ' + html.escape(f.fix)}</td></tr>"
             for f in self.findings
         )
-        return f"<table class='labkit-doctor'><tr><th></th><th>check</th><th>result</th></tr>{rows}</table>"
+        head = "".join(f"<th style='text-align:left'>{h}</th>" for h in ("", "check", "result"))
+        return f"<table class='labkit-doctor'><tr>{head}</tr>{rows}</table>"
 
 
 def check_python() -> Finding:
