@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 from hub_class import (
+    CellFailed,
     Hub,
     Learner,
     RemoteKernel,
@@ -83,8 +84,9 @@ def _alive(pid: int) -> bool:
 @contextmanager
 def class_on_hub(per_learner=None) -> Iterator[tuple[Hub, list[Learner]]]:
     """Four learners, a runtime they can read, and a running hub; all removed afterwards."""
-    base = Path(tempfile.mkdtemp(prefix="labkit-hub-"))
-    base.chmod(0o755)  # learners run from the runtime inside
+    # Not in the suite's TMPDIR: that one is root's alone, and learners run from the runtime inside.
+    base = Path(tempfile.mkdtemp(prefix="labkit-hub-", dir="/tmp"))
+    base.chmod(0o755)
     hub = None
     try:
         with system_users(LEARNERS) as learners:
@@ -256,6 +258,13 @@ async def shared_class(hub: Hub, learners: list[Learner], monitor: Monitor) -> t
     return where, peeked
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=CellFailed,
+    reason="notebook 03's rq case study writes rq's own keys (rq:job:*, rq:queues, rq:workers...) outside the "
+    "session prefix, so a learner limited to arl:<name>:* is refused (NoPermissionError); remove this mark "
+    "once the case study keeps its keys under the prefix",
+)
 def test_shared_redis_with_per_learner_prefixes_on_a_hub() -> None:
     with shared_redis() as (port, password):
         admin = redis.Redis(port=port, password=password, decode_responses=True)
