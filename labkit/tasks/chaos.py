@@ -196,7 +196,7 @@ class _Fleet:
 
     async def replace(self, slot: int) -> str:
         self.generation[slot] += 1
-        proc = await self.group.start(f"w{slot}.{self.generation[slot]}", *self.args, ready=False)
+        proc = await self.group.start(f"w{slot}-restart{self.generation[slot]}", *self.args, ready=False)
         self.slots[slot] = proc
         return proc.id
 
