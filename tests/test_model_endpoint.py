@@ -18,26 +18,10 @@ import pytest
 from labkit.model import llm
 from labkit.model.chat_app import KEY_ENV
 from labkit.model.endpoint import URL_ENV, ModelEndpoint, ask
+from worker_procs import pid_alive, wait_gone
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY = [{"role": "user", "content": "what is a stall?"}]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _gone_within(pid: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +100,10 @@ def test_ask_rejects_bad_conf_with_the_stand_in_message() -> None:
 def test_stop_leaves_no_process() -> None:
     ep = ModelEndpoint.start()
     pid = ep.pid
-    assert pid and _alive(pid)
+    assert pid and pid_alive(pid)
     ep.stop()
     ep.stop()
-    assert _gone_within(pid, 2.0)
+    assert wait_gone(pid, 2.0)
     assert not ep.running
 
 
@@ -131,8 +115,8 @@ def test_the_server_dies_with_an_owner_killed_by_sigkill() -> None:
                                      "PYTHONPATH": str(ROOT)})
     assert owner.stdout is not None
     server_pid = int(owner.stdout.readline())
-    assert _alive(server_pid)
+    assert pid_alive(server_pid)
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     owner.stdout.close()
-    assert _gone_within(server_pid, 5.0), "the model server outlived the process that started it"
+    assert wait_gone(server_pid, 5.0), "the model server outlived the process that started it"

@@ -20,28 +20,10 @@ import redis
 from labkit.errors import RedisBinaryNotFound, RedisStartError
 from labkit.redis.server import SERVER_ENV, EmbeddedRedis, find_server_binary, shared_server
 
+from worker_procs import pid_alive as _alive
+from worker_procs import wait_gone as _wait_gone
+
 pytestmark = pytest.mark.redis
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie has exited; it only waits for its parent to reap it.
-    status = Path(f"/proc/{pid}/stat")
-    if status.exists():
-        return status.read_text().split(") ", 1)[1][0] != "Z"
-    return True
-
-
-def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture
