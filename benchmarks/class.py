@@ -75,6 +75,11 @@ class MemorySampler(threading.Thread):
             self.sample()
 
 
+def read_verdicts(progress: Path) -> list[bool]:
+    """Each check's verdict, from the file ``LABKIT_PROGRESS_FILE`` names."""
+    return [json.loads(line)["passed"] for line in progress.read_text().splitlines()] if progress.exists() else []
+
+
 async def one_learner(progress: Path) -> dict:
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(BEFORE))
@@ -84,7 +89,7 @@ async def one_learner(progress: Path) -> dict:
     client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     await client.async_execute(env=env)
     figures = json.loads(nb.cells[-1].outputs[-1]["text"].strip().splitlines()[-1])
-    verdicts = [json.loads(line)["passed"] for line in progress.read_text().splitlines()] if progress.exists() else []
+    verdicts = await asyncio.to_thread(read_verdicts, progress)
     return {**figures, "checks": len(verdicts), "checks_passed": sum(verdicts)}
 
 
