@@ -25,7 +25,6 @@ from pathlib import Path
 import pytest
 import redis
 from hub_class import (
-    CellFailed,
     Hub,
     Learner,
     RemoteKernel,
@@ -258,13 +257,6 @@ async def shared_class(hub: Hub, learners: list[Learner], monitor: Monitor) -> t
     return where, peeked
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CellFailed,
-    reason="notebook 03's rq case study writes rq's own keys (rq:job:*, rq:queues, rq:workers...) outside the "
-    "session prefix, so a learner limited to arl:<name>:* is refused (NoPermissionError); remove this mark "
-    "once the case study keeps its keys under the prefix",
-)
 def test_shared_redis_with_per_learner_prefixes_on_a_hub() -> None:
     with shared_redis() as (port, password):
         admin = redis.Redis(port=port, password=password, decode_responses=True)

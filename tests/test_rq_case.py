@@ -20,6 +20,8 @@ async def test_rq_cleanup_marks_a_finished_job_failed(lab, rq_installed):
     result = await explorer.explore(stop_at_first_failure=True)
     first = result.first_failure
     assert first is not None and "finished -> failed" in first.message
+    touched = set(first.initial) | {k for step in first.steps for k in step.state}
+    assert touched and all(k.startswith(lab.prefix) for k in touched)  # RQ's own keys too: a shared server is safe
     labels = [(s.actor, s.label.split()[0]) for s in first.steps]
     check = labels.index(("cleanup", "HGETALL"))  # the cleanup read the job's status...
     commit = labels.index(("worker", "MULTI/EXEC"))  # ...the worker's completion committed...

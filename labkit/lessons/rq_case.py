@@ -14,7 +14,8 @@ calls ``Worker.handle_job_success`` and the cleanup actor calls
 ``StartedJobRegistry.cleanup``, each in a thread with a sync stepped client.
 ``setup`` puts the job where a worker that took it and then went quiet leaves it.
 RQ is not copied here: the pinned release is imported if installed (it is a
-declared dependency), or fetched from PyPI into ``~/.cache/labkit-bench/`` at run time.
+declared dependency), or fetched from PyPI into ``~/.cache/labkit-bench/`` at run time,
+with ``RQ_KEY_PREFIX`` set so that every key it writes sits under the lab's prefix.
 
 The minimal fix, :func:`watched_cleanup`: WATCH the job's key before reading its
 status, so the failure write aborts if the job changed in between.
@@ -22,10 +23,10 @@ status, so the failure write aborts if the job changed in between.
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,19 +54,48 @@ def _imported_version() -> Optional[str]:
     return getattr(rq, "__version__", None)
 
 
-def load_rq(fetch: bool = True, prefer_cache: bool = False) -> Optional[ModuleType]:
-    """RQ at the pinned release: installed, else from the cache, else fetched with pip into the cache.
+def key_prefix(target: RedisTarget) -> str:
+    """The RQ_KEY_PREFIX that puts every key RQ writes under ``target``'s prefix (a shared server, ACLs)."""
+    return re.sub(r"[^A-Za-z0-9_.:-]", "-", target.prefix) + "rq"
+
+
+def _fits(module: ModuleType, prefix: str, prefer_cache: bool) -> bool:
+    defaults = sys.modules.get("rq.defaults")
+    return (getattr(module, "__version__", None) == RQ_VERSION
+            and getattr(defaults, "RQ_KEY_PREFIX", None) == prefix
+            and (not prefer_cache or str(cache_dir()) in str(getattr(module, "__file__", ""))))
+
+
+def _import_rq(prefix: str) -> ModuleType:
+    """Import rq afresh with RQ_KEY_PREFIX set: rq reads it once, when it is imported."""
+    for name in [m for m in sys.modules if m == "rq" or m.startswith("rq.")]:
+        del sys.modules[name]
+    saved = os.environ.get("RQ_KEY_PREFIX")
+    os.environ["RQ_KEY_PREFIX"] = prefix
+    try:
+        return importlib.import_module("rq")
+    finally:
+        if saved is None:
+            os.environ.pop("RQ_KEY_PREFIX", None)
+        else:
+            os.environ["RQ_KEY_PREFIX"] = saved
+
+
+def load_rq(fetch: bool = True, prefer_cache: bool = False, prefix: str = "rq") -> Optional[ModuleType]:
+    """RQ at the pinned release, its keys under ``prefix``: installed, else from the cache, else fetched
+    with pip into the cache.
 
     ``prefer_cache=True`` (the benchmark) uses the copy fetched from PyPI even when
     one is installed. Returns ``None`` when it cannot be had (offline, no pip):
     callers say so and carry on.
     """
     loaded = sys.modules.get("rq")
-    if loaded is not None and getattr(loaded, "__version__", None) == RQ_VERSION and \
-            (not prefer_cache or str(cache_dir()) in str(getattr(loaded, "__file__", ""))):
+    if loaded is not None and _fits(loaded, prefix, prefer_cache):
         return loaded
     if not prefer_cache and _imported_version() == RQ_VERSION:
-        return importlib.import_module("rq")
+        module = _import_rq(prefix)
+        if _fits(module, prefix, False):
+            return module
     target = cache_dir()
     if not (target / "rq").is_dir() and fetch:
         try:
@@ -76,23 +106,21 @@ def load_rq(fetch: bool = True, prefer_cache: bool = False) -> Optional[ModuleTy
             return None
     if not (target / "rq").is_dir():
         return None
-    for name in [m for m in sys.modules if m == "rq" or m.startswith("rq.")]:
-        del sys.modules[name]  # another release was imported: use the pinned one
     if str(target) not in sys.path:
-        sys.path.insert(0, str(target))
-    module = importlib.import_module("rq")
-    return module if getattr(module, "__version__", None) == RQ_VERSION else None
+        sys.path.insert(0, str(target))  # ahead of any other release
+    module = _import_rq(prefix)
+    return module if _fits(module, prefix, prefer_cache) else None
 
 
 class RQCase:
-    """Names of one scenario's queue, job and worker; the job id is unique per target (a shared server)."""
+    """Names of one scenario's queue, job and worker; RQ's keys sit under the target's prefix."""
 
     def __init__(self, target: RedisTarget) -> None:
         self.target = target
-        self.queue = target.key("q")
-        self.job_id = "job1-" + hashlib.sha1(target.prefix.encode()).hexdigest()[:8]
-        self.worker = "w1-" + self.job_id[5:]
-        self.job_key = f"rq:job:{self.job_id}"
+        self.queue = "q"
+        self.job_id = "job1"
+        self.worker = "w1"
+        self.job_key = f"{key_prefix(target)}:job:{self.job_id}"
 
     # -- the starting state: a worker took job1, then its heartbeat lapsed --------------------
     def setup(self, client: Any) -> None:
@@ -185,9 +213,13 @@ def watched_cleanup(registry: Any, timestamp: float) -> int:
     return failed
 
 
-def scenario(target: RedisTarget, fixed: bool = False, **options: Any) -> Explorer:
-    """The explorer on RQ's cleanup vs completion (``fixed=True``: with :func:`watched_cleanup`)."""
-    if load_rq() is None:
+def scenario(target: RedisTarget, fixed: bool = False, *, prefer_cache: bool = False, **options: Any) -> Explorer:
+    """The explorer on RQ's cleanup vs completion (``fixed=True``: with :func:`watched_cleanup`).
+
+    RQ is (re)imported with its keys under ``target``'s prefix, so the scenario
+    touches nothing else on a shared server.
+    """
+    if load_rq(prefer_cache=prefer_cache, prefix=key_prefix(target)) is None:
         raise RuntimeError(f"rq {RQ_VERSION} is not installed and could not be fetched: pip install rq=={RQ_VERSION}")
     logging.getLogger("rq").setLevel(logging.ERROR)  # its "moved to FailedJobRegistry" warnings are the finding
     case = RQCase(target)
