@@ -523,8 +523,12 @@ class LoopMonitor:
 
     # --- the watchdog, in its own thread
     def _watch(self) -> None:
-        period = min(self.stall_threshold / 4, 0.025)
+        # While the loop sleeps in select() nothing can be stuck, so look half as often.
+        busy_period = min(self.stall_threshold / 4, 0.025)
+        idle_period = 2 * busy_period if self._clock is not None else busy_period
+        period = busy_period
         while not self._stop.wait(period):
+            period = idle_period if self._clock is not None and not self._clock.state[1] else busy_period
             seq = self._overdue()
             if seq is None:
                 continue

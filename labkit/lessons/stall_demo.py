@@ -239,8 +239,10 @@ def _handler(strategy: str, work: str) -> Callable[[list[str], dict[str, Any]], 
 def _sdk_handler(strategy: str) -> Callable[[list[str], dict[str, Any]], Any]:
     """I/O work through the real openai SDK and the lab's local endpoint."""
     endpoint = model_endpoint()
+    # Clients are made (and their lazily imported parts loaded) now, before the monitor starts.
     if strategy == "async_client":
-        async_client = endpoint.async_client()
+        async_client = endpoint.async_client().for_loop()
+        async_client.chat.completions
 
         async def awaited(history: list[str], conf: dict[str, Any]) -> str:
             response = await async_client.chat.completions.create(**ask(SYSTEM_MSG, history, conf))
@@ -248,6 +250,7 @@ def _sdk_handler(strategy: str) -> Callable[[list[str], dict[str, Any]], Any]:
 
         return awaited
     sync_client = endpoint.client()
+    sync_client.chat.completions
 
     def call(history: list[str], conf: dict[str, Any]) -> str:
         response = sync_client.chat.completions.create(**ask(SYSTEM_MSG, history, conf))  # blocks its caller
