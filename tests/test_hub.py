@@ -34,6 +34,7 @@ from hub_class import (
     processes_of,
     system_users,
 )
+from worker_procs import pid_alive
 
 from labkit.redis.server import find_server_binary
 
@@ -70,14 +71,6 @@ def _prerequisites() -> None:
         pytest.fail("CI must run the hub tests but this machine lacks: " + "; ".join(missing))
     if missing:
         pytest.skip("needs " + "; ".join(missing))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @contextmanager
@@ -136,8 +129,8 @@ async def run_class(hub: Hub, learners: list[Learner]) -> dict[str, list[RemoteK
 def assert_nothing_left(hub: Hub, learners: list[Learner], pids: list[int], directories: list[str]) -> None:
     assert hub.process is not None and hub.process.poll() is not None, "the hub is still running"
     assert not processes_of({learner.uid for learner in learners}), "learner processes outlived the hub"
-    assert not _alive(hub.proxy_pid), "the proxy outlived the hub"
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not pid_alive(hub.proxy_pid), "the proxy outlived the hub"
+    assert not [pid for pid in pids if pid_alive(pid)]
     assert not [d for d in directories if d and Path(d).exists()], "a Redis directory was left in /tmp"
 
 
