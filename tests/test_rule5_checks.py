@@ -210,21 +210,18 @@ async def grace_on_every_task(worker):
 
 
 async def release_not_awaited(worker):
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, worker.stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, worker.stop.set)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGINT, worker.stop.set)
     while not worker.stop.is_set():
         claim = await worker.claim()
-        if claim is None:
+        if not claim:
             await asyncio.sleep(0.05)
             continue
-        job = asyncio.create_task(worker.execute(claim))
-        stopping = asyncio.create_task(worker.stop.wait())
-        await asyncio.wait({job, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-        if not job.done():
-            await asyncio.wait({job}, timeout=worker.grace_s)
-        if not job.done():
+        job = asyncio.ensure_future(worker.execute(claim))
+        while not job.done() and not worker.stop.is_set():
+            await asyncio.wait({job}, timeout=0.05)
+        finished, _ = await asyncio.wait({job}, timeout=worker.grace_s)
+        if not finished:
             worker.release(claim)  # never awaited: nothing is handed back
             job.cancel()
 

@@ -83,7 +83,9 @@ def _after_drain(run: ShutdownRun) -> None:
     if run.doc_state_after_drain != DONE:
         raise NotYet(f"After the {run.scenario} run another worker could not finish the document (it stayed "
                      f"{run.doc_state_after_drain or 'RUNNING'}): a task was lost.")
-    twice = [t for t, n in run.executions.items() if n > 1]
+    # The lab's own draining worker (w2) taken for dead on a starved machine reruns its task: not the learner's doing
+    ours = {t for e in run.events if e.kind == "dead" and e.worker == "w2" for t in e.get("requeued", [])}
+    twice = [t for t, n in run.executions.items() if n > 1 and t not in ours]
     if twice:
         raise NotYet(f"{twice} ran twice in the {run.scenario} run: the task was handed back after it had already "
                      "finished, or finished after it was handed back.")
