@@ -120,3 +120,17 @@ def test_the_server_dies_with_an_owner_killed_by_sigkill() -> None:
     owner.wait()
     owner.stdout.close()
     assert wait_gone(server_pid, 5.0), "the model server outlived the process that started it"
+
+
+def test_the_async_client_is_one_per_event_loop_and_needs_one(endpoint: ModelEndpoint) -> None:
+    client = endpoint.async_client()
+    with pytest.raises(RuntimeError, match="inside async code"):
+        client.chat
+
+    async def which() -> tuple[object, object]:
+        return client.for_loop(), client.for_loop()
+
+    first, same = asyncio.run(which())
+    other, _ = asyncio.run(which())
+    assert first is same and other is not first  # one per loop, kept for that loop
+    assert "loop(s)" in repr(client)
