@@ -3,10 +3,11 @@
 Exit codes, so a script or a hook can tell the outcomes apart:
 
 - 0: every file was reviewed and nothing was found;
-- 1: findings (this wins: files skipped at the same time are still listed);
+- 1: findings, and every file was reviewed;
 - 2: a usage error, e.g. a path that does not exist or an unknown rule;
 - 3: no findings, but some files could not be read or parsed and were skipped,
-  so they were not checked.
+  so they were not checked;
+- 4: findings, and some files were skipped as well (so there may be more).
 
 Suppressed findings (``# labkit: ignore[R1] reason``) never change the exit code;
 every format still lists them, with their reason.
@@ -24,9 +25,9 @@ from .config import DEFAULT_BLOCK_NAMES
 from .findings import Review
 
 FORMATS = ("text", "json", "sarif")
-EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
-EPILOG = """exit codes: 0 clean; 1 findings (even if files were also skipped); 2 usage error;
-3 no findings but some files were skipped (unreadable, or syntax this Python cannot parse).
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_SKIPPED, EXIT_FINDINGS_AND_SKIPPED = 0, 1, 2, 3, 4
+EPILOG = """exit codes: 0 clean; 1 findings; 2 usage error; 3 no findings but some files were
+skipped (unreadable, or syntax this Python cannot parse); 4 findings and skipped files.
 Silence one finding with a comment on its line: # labkit: ignore[R1] why it is fine here.
 Suppressed findings are still listed, and do not change the exit code."""
 
@@ -53,8 +54,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def exit_code(review: Review) -> int:
+    """One code that says both whether anything was found and whether every file was read."""
     if review:
-        return EXIT_FINDINGS
+        return EXIT_FINDINGS_AND_SKIPPED if review.skipped else EXIT_FINDINGS
     return EXIT_SKIPPED if review.skipped else EXIT_CLEAN
 
 
