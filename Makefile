@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.labkit-installed
 
 .PHONY: lab test clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml labkit/cli/jupyter_settings.py
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "The lab needs Python 3.10 or newer; run: make PYTHON=/path/to/python3.10+ lab")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -1,7 +1,7 @@
 """Temp files the lab leaves while it runs, named after the process that owns them.
 
 Every temp entry the lab makes (a server's directory, a worker's log, a learner's
-answer module) is called ``labkit-<kind>-o<owner pid>-...``. Its owner removes it
+answer module, ``labkit progress``'s results) is called ``labkit-<kind>-o<owner pid>-...``. Its owner removes it
 when the run ends; if the owner was killed first, ``labkit reset`` can still tell
 it is an orphan (its owner is dead) without guessing from a process listing.
 """
@@ -13,7 +13,7 @@ import re
 import tempfile
 from pathlib import Path
 
-KINDS = ("redis", "worker", "answer")
+KINDS = ("redis", "worker", "answer", "progress")
 _NAME = re.compile(r"^labkit-(?P<kind>[a-z]+)-o(?P<owner>\d+)-")
 
 

@@ -298,6 +298,10 @@ def test_notebook_runs_in_the_browser(browser, lab_server, notebook: Path) -> No
         _open_notebook(page, base, token, notebook)
         state = _run_all(page)
         assert state["errors"] == [], f"error outputs in {notebook.name}: {state['errors']}"
+        assert not page.get_by_text("get notified about official Jupyter news").count(), (
+            "JupyterLab's news pop-up covers the widgets: `python -m labkit jupyter-settings` was not run in "
+            f"{sys.prefix} (make writes it when it sets up the venv)"
+        )
         assert state["code"] > 0 and state["executed"] == state["code"]
 
         rendered_images = page.locator(".jp-OutputArea-output img").evaluate_all(

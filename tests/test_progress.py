@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 
 from labkit.errors import LabError
 from labkit.cli.progress import progress
+from labkit.scratch import owner_of, temp_root
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 pytestmark = pytest.mark.redis  # the notebooks start the lab's Redis
@@ -22,7 +24,10 @@ def test_solved_notebook_passes_and_stub_does_not(tmp_path: Path) -> None:
     shutil.copy(NOTEBOOKS / "solutions" / "00-start-here.ipynb", solved / "00-start-here.ipynb")
     shutil.copy(NOTEBOOKS / "00-start-here.ipynb", stub / "00-start-here.ipynb")
 
-    done = {r.exercise: r for r in progress(solved).rows}
+    # its results live in a temp entry named after its owner, so `labkit reset` can reclaim it if killed
+    during = []
+    done = {r.exercise: r for r in progress(solved, report=lambda _: during.extend(temp_root().glob("labkit-*"))).rows}
+    assert [owner_of(entry) for entry in during] == [("progress", os.getpid())]
     assert done["00.fetch-all"].status == "pass"
     todo = {r.exercise: r for r in progress(stub).rows}
     assert todo["00.fetch-all"].status == "not yet"

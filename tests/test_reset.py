@@ -190,15 +190,16 @@ def test_keys_on_a_shared_server_only_this_users(monkeypatch: pytest.MonkeyPatch
 def test_dry_run_cli_changes_nothing(root: Path) -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    orphan = root / f"labkit-answer-o{dead.pid}-abcdefgh"
-    orphan.mkdir()
+    orphans = [root / f"labkit-{kind}-o{dead.pid}-abcdefgh" for kind in ("answer", "progress")]
+    for orphan in orphans:
+        orphan.mkdir()
     result = subprocess.run([sys.executable, "-m", "labkit", "reset", "--dry-run"], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "TMPDIR": str(root)})
-    assert result.returncode == 0 and "would remove 1" in result.stdout and str(orphan) in result.stdout
-    assert orphan.is_dir()
+    assert result.returncode == 0 and "would remove 2" in result.stdout
+    assert all(str(orphan) in result.stdout and orphan.is_dir() for orphan in orphans)
     result = subprocess.run([sys.executable, "-m", "labkit", "reset"], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "TMPDIR": str(root)})
-    assert result.returncode == 0 and "removed 1" in result.stdout and not orphan.exists()
+    assert result.returncode == 0 and "removed 2" in result.stdout and not any(o.exists() for o in orphans)
 
 
 def test_a_wrong_redis_url_is_one_line_with_the_password_masked() -> None:

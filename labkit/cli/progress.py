@@ -18,6 +18,7 @@ from typing import Callable
 
 from ..exercises.framework import PROGRESS_ENV, exercises
 from ..errors import LabError
+from ..scratch import owned_prefix, temp_root
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent.parent / "notebooks"
 CELL_TIMEOUT_S = 120
@@ -100,7 +101,7 @@ def progress(
     if not paths:
         raise LabError(f"No learner notebooks matching {only!r} in {notebooks_dir}")
     latest: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="labkit-progress-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=owned_prefix("progress"), dir=temp_root()) as tmp:
         results = Path(tmp) / "results.jsonl"
         for path in paths:
             report(f"running {path.name} ...")

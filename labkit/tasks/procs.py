@@ -27,10 +27,13 @@ from ..scratch import owned_prefix, temp_root
 from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
+# Not `-m labkit.tasks.worker`: `import labkit` already imports that module, so runpy would run a
+# second copy of it as __main__ (with its own classes and state) and warn about it in every log.
+WORKER_ENTRY = "from labkit.tasks.worker import main; raise SystemExit(main())"
 
 
 class WorkerProcess:
-    """One ``python -m labkit.tasks.worker`` subprocess; output goes to a log file."""
+    """One worker subprocess (:func:`labkit.tasks.worker.main`); output goes to a log file."""
 
     def __init__(self, target: RedisTarget, worker_id: str, args: Iterable[str] = (),
                  python_path: Iterable[str] = ()) -> None:
@@ -44,7 +47,7 @@ class WorkerProcess:
         paths = [*python_path, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         env.pop("LABKIT_CHECK_MODE", None)
-        self.argv = [sys.executable, "-m", "labkit.tasks.worker", "--id", worker_id, *args]
+        self.argv = [sys.executable, "-c", WORKER_ENTRY, "--id", worker_id, *args]
         with open(self.log, "wb") as out:
             self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
                                           stdin=subprocess.DEVNULL, env=env)
