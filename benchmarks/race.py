@@ -82,7 +82,8 @@ async def measure_stress(target: RedisTarget, variant: str, seeds: list[int], ma
     for mode, options in STRESS_MODES.items():
         runs, secs, found = [], [], 0
         for seed in seeds:
-            result = await explorer.stress(max_runs, seed=seed, time_budget=budget, history=False, **options)
+            result = await explorer.stress(max_runs, seeds=[seed], stop_at_first_failure=True,
+                                           time_budget=budget, history=False, **options)
             if result.runs_to_first_failure is not None:
                 found += 1
                 runs.append(result.runs_to_first_failure)
@@ -201,7 +202,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         stress = {v: await measure_stress(target, v, seeds, args.max_runs, args.budget) for v in ("naive", "recheck")}
         fix_cost = await contention_cost(target.child("cost"), args.docs, repeats=3)
         observed = incident(target.child("observed"), "recheck")
-        hits = [(await observed.stress(args.max_runs, seed=seed, time_budget=args.budget)).runs_to_first_failure
+        hits = [(await observed.stress(args.max_runs, seeds=[seed], stop_at_first_failure=True,
+                                      time_budget=args.budget)).runs_to_first_failure
                 for seed in seeds]
         with_history = {"variant": "recheck", "mode": "no-delays",
                         "seeds_that_found_it": f"{sum(h is not None for h in hits)}/{len(seeds)}",

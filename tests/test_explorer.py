@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 
@@ -203,12 +204,23 @@ async def test_reset_touches_only_keys_under_the_prefix(lab):
 
 async def test_stress_mode_runs_freely_and_counts(lab):
     explorer = counter_scenario(lab, get_then_set)
-    free = await explorer.stress(50, seed=1, stop_at_first_failure=False)
+    free = await explorer.stress(50, seeds=[1])
     assert free.runs == 50 and free.failures > 0 and free.runs_to_first_failure >= 1
-    jittered = await explorer.stress(20, jitter=0.001, start_spread=0.002, seed=2, stop_at_first_failure=False)
+    jittered = await explorer.stress(20, jitter=0.001, start_spread=0.002, seeds=[2])
     assert jittered.runs == 20 and "random" in jittered.summary()
-    safe = await counter_scenario(lab, incr).stress(30, start_spread=0.001)
-    assert safe.failures == 0 and safe.runs_to_first_failure is None
+    safe = await counter_scenario(lab, incr).stress(10, start_spread=0.001)
+    assert safe.failures == 0 and safe.runs_to_first_failure is None and safe.runs == 50
+
+
+async def test_stress_reports_a_failure_rate_over_every_run_and_a_median_over_seeds_by_default(lab):
+    result = await counter_scenario(lab, get_then_set).stress(12, start_spread=0.002)
+    assert result.runs == 60 and result.seeds == [0, 1, 2, 3, 4]  # every run of five seeds, not one sample
+    assert len(result.first_failure_per_seed) == 5 and not result.stopped_at_first_failure
+    assert result.failure_rate == result.failures / 60
+    found = sorted(f for f in result.first_failure_per_seed if f is not None)
+    assert found and result.runs_to_first_failure == statistics.median(found)
+    quick = await counter_scenario(lab, get_then_set).stress(12, seeds=[0], stop_at_first_failure=True)
+    assert quick.runs == quick.first_failure_per_seed[0] and quick.stopped_at_first_failure
 
 
 async def test_session_steps_by_hand(lab):

@@ -167,12 +167,12 @@ async def test_stress_keeps_history_and_counts_over_seeds(lab):
 
     explorer = Explorer(lab, {"finisher": finisher, "reopener": reopener, "tidy": tidy}, setup=setup,
                         invariants=done_stays_done)
-    stress = await explorer.stress(30, seeds=3, start_spread=0.002, stop_at_first_failure=False)
+    stress = await explorer.stress(30, seeds=3, start_spread=0.002)
     assert stress.runs == 90 and stress.seeds == [0, 1, 2] and len(stress.first_failure_per_seed) == 3
     assert stress.failures > 0 and 0 < stress.failure_rate <= 1  # only a history invariant can see these
     assert stress.first_failure is not None and len(stress.first_failure.states) > 2
     assert "median" in stress.summary() and "over 3 seeds" in stress.summary()
-    blind = await explorer.stress(30, seeds=3, start_spread=0.002, stop_at_first_failure=False, history=False)
+    blind = await explorer.stress(30, seeds=3, start_spread=0.002, history=False)
     assert blind.runs == 90 and blind.failures == 0  # start and end only: the downgrade is invisible
 
 

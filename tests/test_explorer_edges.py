@@ -111,13 +111,13 @@ async def test_scheduled_stress_is_reproducible_from_its_seed(lab):
 
     explorer = Explorer(lab, {"a": get_then_set, "b": get_then_set, "c": get_then_set}, setup=setup,
                         invariants=nothing_lost)
-    one = await explorer.stress(40, seeds=[7, 8], scheduled=True, stop_at_first_failure=False)
-    two = await explorer.stress(40, seeds=[7, 8], scheduled=True, stop_at_first_failure=False)
+    one = await explorer.stress(40, seeds=[7, 8], scheduled=True)
+    two = await explorer.stress(40, seeds=[7, 8], scheduled=True)
     assert one.first_failure_per_seed == two.first_failure_per_seed and one.failures == two.failures > 0
     assert one.first_failure.schedule_id == two.first_failure.schedule_id
     assert (await explorer.replay(one.first_failure.schedule_id)).failed
     assert "reproducible" in one.summary()
-    free = await explorer.stress(5)
+    free = await explorer.stress(5, seeds=1)
     assert "OS decides the interleaving" in free.summary()
 
 
@@ -175,7 +175,7 @@ async def test_stress_runs_sync_actors_in_threads_and_keeps_their_history(lab):
         return None if run.final[key] == "2" else "lost an update"
 
     explorer = Explorer(lab, {"a": get_then_set, "b": get_then_set}, setup=setup, invariants=nothing_lost)
-    stress = await explorer.stress(20, jitter=0.002, seed=3, stop_at_first_failure=False)
+    stress = await explorer.stress(20, jitter=0.002, seeds=[3])
     assert stress.runs == 20 and stress.failures > 0
     run = stress.first_failure
     assert len(run.steps) == 4 and {s.actor for s in run.steps} == {"a", "b"}

@@ -423,13 +423,13 @@ class Explorer:
 
     async def stress(
         self,
-        runs: int = 1000,
+        runs: int = 200,
         *,
         jitter: float = 0.0,
         start_spread: float = 0.0,
         seed: int = 0,
-        seeds: Optional[int | Sequence[int]] = None,
-        stop_at_first_failure: bool = True,
+        seeds: int | Sequence[int] = 5,
+        stop_at_first_failure: bool = False,
         time_budget: Optional[float] = None,
         run_timeout: Optional[float] = None,
         scheduled: bool = False,
@@ -437,19 +437,21 @@ class Explorer:
     ) -> StressResult:
         """Run all actors at once, ``runs`` times per seed, the way one would hunt a race without the explorer.
 
+        The result has the failure rate over every run and runs-to-first-failure
+        as a median over the seeds (``seeds``: a count, starting at ``seed``, or a
+        list): one seed's first failure is a single noisy sample.
+        ``stop_at_first_failure=True`` ends each seed at its first failure, a
+        quick hunt whose failure rate then counts only the runs made.
         ``jitter`` adds a random sleep (0..jitter s) before each command;
         ``start_spread`` starts each actor after a random 0..start_spread s, as a
         reconciler sweep meets a worker finishing at an arbitrary moment.
-        ``seeds`` (a count, or a list) repeats the hunt per seed: the result has
-        the failure rate over every run and runs-to-first-failure as a median
-        over seeds (pass ``stop_at_first_failure=False`` for a failure rate over
-        all ``runs``; by default each seed stops at its first failure). Every step's state is recorded, so history invariants hold
-        their meaning. The OS interleaves free-running actors, so only the delays
-        come from the seed; ``scheduled=True`` instead draws each run's schedule
-        from the seed and runs it under the explorer's control: reproducible,
-        and a failing run has a schedule id to replay. Recording the history costs
-        a snapshot after each write, which nudges the timing it watches;
-        ``history=False`` records only the start and the end.
+        Every step's state is recorded, so history invariants hold their meaning;
+        recording costs a snapshot after each write, which nudges the timing it
+        watches, and ``history=False`` records only the start and the end.
+        The OS interleaves free-running actors, so only the delays come from the
+        seed; ``scheduled=True`` instead draws each run's schedule from the seed
+        and runs it under the explorer's control: reproducible, and a failing run
+        has a schedule id to replay.
         """
         if not (isinstance(runs, int) and runs > 0):
             raise ExplorerError(f"runs must be a positive int, got {runs!r}")
@@ -457,9 +459,7 @@ class Explorer:
             raise ExplorerError(f"jitter is a delay in seconds from 0 to 1, got {jitter!r}")
         if not (isinstance(start_spread, (int, float)) and 0 <= start_spread <= 1):
             raise ExplorerError(f"start_spread is a delay in seconds from 0 to 1, got {start_spread!r}")
-        if seeds is None:
-            seed_list = [seed]
-        elif isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
+        if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds > 0:
             seed_list = [seed + i for i in range(seeds)]
         elif isinstance(seeds, Sequence) and seeds and all(isinstance(s, int) for s in seeds):
             seed_list = list(seeds)
