@@ -191,3 +191,57 @@ async def test_lua_scripts_get_a_label_from_what_they_call(lab):
 
     result = await Explorer(lab, {"s": via_script}).explore()
     assert result.runs[0].steps[0].label.startswith("EVAL <lua(GET,SET)> 1 n")
+
+
+async def test_keys_the_actors_only_read_are_reset_too(lab):
+    flag = lab.key("feature-flag")  # left over by an earlier cell; setup does not write it
+    with lab.sync_client() as c:
+        c.set(flag, "stale")
+
+    def reader(client):
+        return client.get(flag)
+
+    explorer = Explorer(lab, {"reader": reader, "other": reader})
+    result = await explorer.explore()
+    assert result.schedules == 2 and not result.mismatches
+    assert all(r.result("reader") is None and flag not in r.initial for r in result.runs)
+    with lab.sync_client() as c:
+        c.set(flag, "stale again")
+    stress = await explorer.stress(3, seeds=1)
+    assert stress.runs == 3 and stress.first_failure is None
+    replayed = await explorer.replay("RO")
+    assert replayed.result("reader") is None
+
+
+async def test_keys_a_script_touches_without_declaring_them_are_tracked_and_reset(lab):
+    hidden, counter = lab.key("hidden"), lab.key("counter")
+    with lab.sync_client() as c:
+        c.set(hidden, "left over")
+    # declares no KEYS: builds the key from ARGV, as rq's and Celery's scripts do
+    bump = "-- bump\nlocal was = redis.call('GET', ARGV[1])\nredis.call('INCR', ARGV[2])\nreturn was"
+
+    def actor(client):
+        return client.eval(bump, 0, hidden, counter)
+
+    explorer = Explorer(lab, {"a": actor, "b": actor})
+    result = await explorer.explore()
+    assert result.schedules == 2 and not result.mismatches
+    for run in result.runs:
+        assert run.result("a") is None and hidden not in run.initial and counter not in run.initial
+        assert run.final[counter] == "2" and counter in run.steps[0].changed
+    stress = await explorer.stress(3, seeds=1)
+    assert stress.runs == 3 and stress.first_failure is None
+    with lab.sync_client() as c:
+        assert not c.exists(hidden)
+
+
+async def test_a_script_that_reads_the_server_clock_says_so(lab):
+    stamp = lab.key("stamp")
+
+    async def stamper(client):
+        await client.eval("-- stamp\nlocal t = redis.call('TIME')\nredis.call('SET', KEYS[1], t[1])", 1, stamp)
+
+    run = await Explorer(lab, {"stamper": stamper}, clock=1_000.0).replay("S")
+    assert run.read_server_time and "redis.call('TIME')" in run.trace() and "no client-side clock" in run.trace()
+    plain = await Explorer(lab, {"stamper": lambda c: c.set(stamp, "1")}).replay("S")
+    assert not plain.read_server_time and "redis.call('TIME')" not in plain.trace()

@@ -16,7 +16,7 @@ async def test_a_schedule_that_does_not_replay_keeps_every_result_and_says_where
 
     async def flaky(client):  # the first run reads twice, later runs never: not the same scenario twice
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] <= 2:  # a fresh explorer runs its first schedule twice (its keys are new), so twice
             await client.get(key)
             await client.get(key)
         await client.incr(key)

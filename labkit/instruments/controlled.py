@@ -19,6 +19,7 @@ import redis.asyncio as aredis
 from .clock import StepClock, intercept_time
 from .runs import (_BLOCKED, _DONE, _HUNG, _RAISED, _RUNNING, _STARTING, _STOPPED, _WAITING, HUNG, ActorOutcome,
                    ExplorerError, RunResult, StepRecord, _Abandon, _changed, _short)
+from .script_watch import ScriptWatch, is_script
 from .state import Snapshot, _Keys
 from .stepping import NOT_FAKED, Command, describe_step, is_evalsha, noscript_sha, set_hook
 
@@ -40,8 +41,19 @@ class _Clients:
     sync: redis.Redis
     admin: aredis.Redis
     admin_sync: redis.Redis
+    scripts: ScriptWatch
+
+    async def script_commands(self, sent: Sequence[Command]) -> list[Command]:
+        """What the scripts among ``sent`` ran (the feed opens on the first script: see :mod:`.script_watch`)."""
+        if not any(is_script(c) for c in sent) or not self.scripts.started:
+            return []
+        return await self.scripts.commands_of(self.admin, sent)
 
     async def close(self) -> None:
+        try:
+            await self.scripts.close()
+        except Exception:  # noqa: BLE001 - best effort at teardown
+            pass
         for client in (self.aio, self.admin):
             try:
                 await client.aclose()
@@ -99,6 +111,7 @@ class _Slot:
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.reply = self.full_reply = ""
+        self.commands: list[Command] = []
         self.real_time = False
         self.steps = 0
         self.free_sha: Optional[str] = None
@@ -124,6 +137,7 @@ class _Slot:
         self.run.keys.track(commands)
         self.label = describe_step(kind, commands, prefix)
         self.full_label = describe_step(kind, commands, prefix, limit=None)
+        self.commands = list(commands)
         self.real_time = False
         table = self.run.keys.table
         if kind == "command" and table is not None and table.blocking(commands[0]):
@@ -282,12 +296,19 @@ class _Run:
         self.stopped: Optional[tuple[str, str]] = None  # (outcome, message)
         self.misuse = ""
         self.real_time: list[str] = []
+        self.server_time: list[str] = []
         self.began = time.perf_counter()
 
     def note_real_time(self, actor: str, what: str) -> None:
         entry = f"{actor} via {what} at step {len(self.records) + 1}"
         if entry not in self.real_time:
             self.real_time.append(entry)
+
+    def note_script_commands(self, actor: str, label: str, commands: list[Command]) -> None:
+        """Track the keys a script touched beyond its KEYS; note a script that read the server's clock."""
+        self.keys.track(commands)
+        if any(str(c[0]).upper() == "TIME" for c in commands):
+            self.server_time.append(f"{actor}'s {' '.join(label.split()[:2])} at step {len(self.records) + 1}")
 
     async def start(self) -> None:
         await self.keys.load()
@@ -345,8 +366,12 @@ class _Run:
             raise ExplorerError(f"actor {name!r} cannot step now ({why}); enabled: {self.enabled()}")
         label, full_label = slot.label, slot.full_label
         self.choices.append(name)
+        sent = slot.commands
+        if any(is_script(c) for c in sent):
+            await self.clients.scripts.start()
         slot.release()
         await self._settle(slot, f"after step {len(self.records) + 1} ({label})")
+        self.note_script_commands(name, label, await self.clients.script_commands(sent))
         after = await self.keys.snapshot(self.clients.admin)
         hung = slot.status == _HUNG
         record = StepRecord(len(self.records) + 1, name, label, "(no reply: hung)" if hung else slot.reply,
@@ -379,7 +404,8 @@ class _Run:
         final = await self.keys.snapshot(self.clients.admin)
         actors = {n: ActorOutcome(n, s.status, s.result, s.error, s.steps, s.note) for n, s in self.slots.items()}
         run = RunResult(schedule_id, list(self.records), self.initial, final, actors, dict(self.ex.aliases),
-                        seconds=time.perf_counter() - self.began, read_real_time=list(self.real_time))
+                        seconds=time.perf_counter() - self.began, read_real_time=list(self.real_time),
+                        read_server_time=list(self.server_time))
         self.ex._judge(run, self.stopped)
         return run
 

@@ -24,9 +24,12 @@ explicit ``await step("label")`` - so it can:
 * :meth:`Explorer.session` - step by hand (the "be the scheduler" widget).
 
 Keys: the explorer tracks every key its actors and ``setup`` name (the server's
-``COMMAND`` table says where the keys sit), snapshots only those, and deletes
-the ones they write before each run - no SCAN, so a shared server with a
-million keys costs what an empty one does. States are keyed by the keys the
+``COMMAND`` table says where the keys sit) and every key a Lua script touches
+beyond its ``KEYS`` (read from the server's MONITOR feed, see
+:mod:`labkit.instruments.script_watch`), snapshots only those, and deletes all
+of them, read or written, before each run - no SCAN, so a shared server with a
+million keys costs what an empty one does. A run that meets a key for the first
+time is run again with that key reset, so no run depends on leftovers. States are keyed by the keys the
 code writes; ``state["doc:d1"]`` also finds ``<prefix>doc:d1``, and traces
 print keys without the target's prefix.
 
@@ -43,7 +46,7 @@ What the explorer cannot see, so cannot schedule or reset:
   and only through ``time.time()``/``time.time_ns()``/Redis ``TIME``; a run that
   read the real time says so in its trace; ``datetime.now()`` is not seen;
 * other processes and threads it did not start, including threads an actor starts
-  itself, and keys a Lua script touches without declaring them in ``KEYS``;
+  itself;
 * the OS scheduler: ``stress()`` without ``scheduled=True`` interleaves as the
   machine happens to, so only its random delays are reproducible from a seed.
 
@@ -78,7 +81,8 @@ from .controlled import Session, _Clients, _Run, _Tracker
 from .runs import (_DONE, _HUNG, _RAISED, _STARTING, _STOPPED, BOUND, ERROR, HUNG, OK, VIOLATION, ActorOutcome,
                    ExploreResult, ExplorerError, Mismatch, RunResult, ScheduleMismatch, StepRecord, StressResult,
                    _Abandon, _changed, _short, format_value)
-from .state import _RESET, Snapshot, _Keys
+from .script_watch import ScriptWatch, is_script
+from .state import Snapshot, _Keys
 from .stepping import NOT_FAKED, Command, SteppedRedis, SyncSteppedRedis, describe_step, set_hook, step
 
 __all__ = [
@@ -207,15 +211,16 @@ class Explorer:
         try:
             return _Clients(SteppedRedis.from_url(url, **self.client_options),
                             SyncSteppedRedis.from_url(url, **self.client_options),
-                            aredis.Redis.from_url(url), redis.Redis.from_url(url))
+                            aredis.Redis.from_url(url), redis.Redis.from_url(url),
+                            ScriptWatch(url, self.step_timeout * 5))
         except TypeError as exc:
             raise ExplorerError(f"client_options {self.client_options} are not redis client options: {exc}") from exc
 
     async def _done(self, clients: _Clients) -> None:
-        """Record the keys written (so a later explorer on this target resets them too), close the clients."""
+        """Record the keys touched (so a later explorer on this target resets them too), close the clients."""
         try:
-            if self._keys.written:
-                await clients.admin.sadd(self._keys.registry, *self._keys.written)
+            if self._keys.seen:
+                await clients.admin.sadd(self._keys.registry, *self._keys.seen)
         finally:
             await clients.close()
 
@@ -277,6 +282,22 @@ class Explorer:
     async def _drive(self, clients: _Clients, prefix: Sequence[str], strict: bool,
                      choose: Optional[Callable[[list[str]], str]] = None,
                      ) -> tuple[RunResult, list[tuple[tuple[str, ...], str]], str]:
+        """One controlled run; run again (same choices) while it meets keys its reset did not cover.
+
+        A key first met during a run held whatever was there before (an earlier
+        cell's leftovers), so that run did not start from ``setup`` alone: the
+        run is repeated with that key reset too. A fresh explorer pays this once.
+        """
+        for _ in range(3):
+            known = len(self._keys.seen)
+            result, decisions, mismatch = await self._drive_once(clients, prefix, strict, choose)
+            if len(self._keys.seen) == known:
+                break
+        return result, decisions, mismatch
+
+    async def _drive_once(self, clients: _Clients, prefix: Sequence[str], strict: bool,
+                          choose: Optional[Callable[[list[str]], str]] = None,
+                          ) -> tuple[RunResult, list[tuple[tuple[str, ...], str]], str]:
         run = _Run(self, clients)
         decisions: list[tuple[tuple[str, ...], str]] = []
         mismatch = ""
@@ -411,11 +432,11 @@ class Explorer:
         return Session(self, run, clients, clock)
 
     async def cleanup(self) -> int:
-        """Delete every key this scenario (or an earlier one on the same target) wrote; returns how many."""
+        """Delete every key this scenario (or an earlier one on the same target) touched; returns how many."""
         await self._keys.load()
         admin = aredis.Redis.from_url(self.target.url)
         try:
-            n = int(await admin.eval(_RESET, 1 + len(self._keys.written), self._keys.registry, *self._keys.written))
+            n = await self._keys.reset(admin)
             await admin.delete(self._keys.registry)
             return n
         finally:
@@ -482,12 +503,16 @@ class Explorer:
                     for i in range(runs):
                         if time_budget is not None and time.perf_counter() - seed_began > time_budget:
                             break
-                        if scheduled:
-                            pick = random.Random(f"{s}:{i}")
-                            run, _, _ = await self._drive(clients, (), False, lambda e, r=pick: r.choice(e))
-                        else:
-                            run = await self._free_run(clients, rng, float(jitter), float(start_spread), limit,
-                                                       history)
+                        for _ in range(3):  # again while it meets keys its reset missed, as _drive does
+                            known = len(self._keys.seen)
+                            if scheduled:
+                                pick = random.Random(f"{s}:{i}")
+                                run, _, _ = await self._drive_once(clients, (), False, lambda e, r=pick: r.choice(e))
+                            else:
+                                run = await self._free_run(clients, rng, float(jitter), float(start_spread), limit,
+                                                           history)
+                            if len(self._keys.seen) == known:
+                                break
                         total += 1
                         if run.failed:
                             failures += 1
@@ -519,6 +544,7 @@ class Explorer:
         delays = {n: rng.uniform(0, spread) if spread > 0 else 0.0 for n in self.actors}
         waits = [rng.uniform(0, jitter) if jitter > 0 else 0.0 for _ in range(self.max_steps * len(self.actors))]
         abandon = threading.Event()
+        scripts: list[Command] = []
 
         class _Recorder:
             """Free-running hook: optional delay before each command, the state recorded after it."""
@@ -530,6 +556,7 @@ class Explorer:
 
             def _arrive(self, kind: str, commands: Sequence[Command]) -> float:
                 keys.track(commands)
+                scripts.extend(c for c in commands if is_script(c))
                 self.label = describe_step(kind, commands, prefix)
                 table = keys.table
                 self.writes = table is None or any(table.writes(c) or kind != "command" for c in commands)
@@ -617,7 +644,15 @@ class Explorer:
             stopped = (HUNG, f"actor {tasks[task]!r} did not finish within {limit:g} s; cancelled")
         if pending:
             await asyncio.wait(pending, timeout=self.step_timeout)
+        server_time = []
+        if scripts and clients.scripts.started:
+            ran = await clients.script_commands(scripts)
+            keys.track(ran)
+            server_time = ["a script via redis.call('TIME')"] if any(str(c[0]).upper() == "TIME" for c in ran) else []
+        elif scripts:
+            await clients.scripts.start()  # from the next run on, what scripts touch beyond KEYS is tracked
         final = await keys.snapshot(clients.admin)
-        run = RunResult("", records, initial, final, outcomes, dict(self.aliases), seconds=time.perf_counter() - began)
+        run = RunResult("", records, initial, final, outcomes, dict(self.aliases), seconds=time.perf_counter() - began,
+                        read_server_time=server_time)
         self._judge(run, stopped)
         return run

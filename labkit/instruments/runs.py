@@ -100,6 +100,7 @@ class RunResult:
     message: str = ""
     seconds: float = 0.0
     read_real_time: list[str] = field(default_factory=list)
+    read_server_time: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -129,6 +130,10 @@ class RunResult:
         if self.read_real_time:
             lines.append(f"  ! read the real time ({'; '.join(self.read_real_time)}): a replay may differ; "
                          "pin it with Explorer(clock=StepClock(...))")
+        if self.read_server_time:
+            lines.append(f"  ! a Lua script read the server's clock, redis.call('TIME') "
+                         f"({'; '.join(self.read_server_time)}): no client-side clock can pin that, so a replay "
+                         "may differ; pass the time in as an argument (ARGV) to make it replayable")
         lines.append("  start:")
         lines += [f"      {short(k)} = {format_value(v)}" for k, v in self.initial.items()] or ["      (empty)"]
         width = max((len(n) for n in self.actors), default=6)

@@ -113,13 +113,16 @@ _TABLES: dict[str, KeyTable] = {}
 
 
 class _Keys:
-    """The keys one explorer's actors and setup have named, and the ones they write."""
+    """The keys one explorer's actors, setup and scripts have touched, read or written: each run starts without them.
+
+    A key the actors only read is reset too, so a run never depends on what an
+    earlier cell (or another scenario) left there; ``setup`` writes what they should find.
+    """
 
     def __init__(self, target: RedisTarget) -> None:
         self.target = target
-        self.registry = target.key("__explorer_written")
+        self.registry = target.key("__explorer_keys")
         self.seen: dict[str, None] = {}
-        self.written: dict[str, None] = {}
         self.table: Optional[KeyTable] = None
 
     async def load(self) -> KeyTable:
@@ -134,14 +137,13 @@ class _Keys:
 
     def track(self, commands: Sequence[Command]) -> None:
         assert self.table is not None
-        seen, written = self.table.touched(commands)
+        seen, _ = self.table.touched(commands)
         for k in seen:
             self.seen.setdefault(k)
-        for k in written:
-            self.written.setdefault(k)
 
-    async def reset(self, admin: aredis.Redis) -> None:
-        await admin.eval(_RESET, 1 + len(self.written), self.registry, *self.written)
+    async def reset(self, admin: aredis.Redis) -> int:
+        """Delete every key touched so far (and the ones earlier explorers on this target recorded)."""
+        return int(await admin.eval(_RESET, 1 + len(self.seen), self.registry, *self.seen))
 
     async def snapshot(self, admin: aredis.Redis) -> Snapshot:
         if not self.seen:
