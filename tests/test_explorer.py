@@ -263,3 +263,25 @@ async def test_results_draw_themselves(lab):
     assert "lost" in timeline.axes[0].get_title()
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+async def test_a_step_that_only_reads_costs_no_snapshot(lab):
+    key = lab.key("counter")
+
+    async def reads_a_lot(client):
+        for _ in range(5):
+            await client.get(key)
+        await client.incr(key)
+
+    explorer = Explorer(lab, {"a": reads_a_lot, "b": reads_a_lot})
+    await explorer.replay("AAAAAABBBBBB")  # a fresh explorer's first run meets its keys: the next is steady
+
+    def evals() -> int:
+        with lab.sync_client() as c:
+            return int(c.info("commandstats").get("cmdstat_eval", {}).get("calls", 0))
+
+    before = evals()
+    run = await explorer.replay("ABABABABABAB")
+    assert len(run.steps) == 12 and run.final[key] == "2"
+    assert [s.changed for s in run.steps].count(()) == 10  # the ten reads change nothing, and the trace says so
+    assert evals() - before <= 5  # reset, first state, two writes, last state: not one round trip per step

@@ -112,6 +112,7 @@ class _Slot:
         self.error: Optional[BaseException] = None
         self.reply = self.full_reply = ""
         self.commands: list[Command] = []
+        self.writes = True
         self.real_time = False
         self.steps = 0
         self.free_sha: Optional[str] = None
@@ -140,6 +141,7 @@ class _Slot:
         self.commands = list(commands)
         self.real_time = False
         table = self.run.keys.table
+        self.writes = kind not in ("command", "step") or table is None or any(table.writes(c) for c in commands)
         if kind == "command" and table is not None and table.blocking(commands[0]):
             self.blocked_on = (table.name(commands[0]), table.keys(commands[0]))
             self.block_baseline = None
@@ -297,7 +299,12 @@ class _Run:
         self.misuse = ""
         self.real_time: list[str] = []
         self.server_time: list[str] = []
+        self.snapped = 0
         self.began = time.perf_counter()
+
+    async def _snapshot(self) -> Snapshot:
+        self.snapped = len(self.keys.seen)
+        return await self.keys.snapshot(self.clients.admin)
 
     def note_real_time(self, actor: str, what: str) -> None:
         entry = f"{actor} via {what} at step {len(self.records) + 1}"
@@ -326,7 +333,7 @@ class _Run:
                 self.ex._kinds.setdefault(slot.name, slot.kind)
             if self.stopped:
                 break
-        self.initial = self.state = await self.keys.snapshot(self.clients.admin)
+        self.initial = self.state = await self._snapshot()
         self._check_blocked()
 
     async def _settle(self, slot: _Slot, when: str) -> None:
@@ -366,13 +373,17 @@ class _Run:
             raise ExplorerError(f"actor {name!r} cannot step now ({why}); enabled: {self.enabled()}")
         label, full_label = slot.label, slot.full_label
         self.choices.append(name)
-        sent = slot.commands
+        sent, writes = slot.commands, slot.writes  # this step's: by the time it settles, the slot holds the next
         if any(is_script(c) for c in sent):
             await self.clients.scripts.start()
         slot.release()
         await self._settle(slot, f"after step {len(self.records) + 1} ({label})")
         self.note_script_commands(name, label, await self.clients.script_commands(sent))
-        after = await self.keys.snapshot(self.clients.admin)
+        # A read changes nothing: only a step that writes (or names a key new to the state) pays a snapshot.
+        if writes or slot.status == _HUNG or len(self.keys.seen) != self.snapped:
+            after = await self._snapshot()
+        else:
+            after = self.state
         hung = slot.status == _HUNG
         record = StepRecord(len(self.records) + 1, name, label, "(no reply: hung)" if hung else slot.reply,
                             after, _changed(self.state, after), slot.full_reply, full_label, slot.real_time)
