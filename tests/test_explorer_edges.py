@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
 import time
+from datetime import datetime, timezone
+from time import time as bound_time  # bound before any run: the pinned clock must still reach it
 
 import pytest
 
@@ -180,3 +183,28 @@ async def test_stress_runs_sync_actors_in_threads_and_keeps_their_history(lab):
     run = stress.first_failure
     assert len(run.steps) == 4 and {s.actor for s in run.steps} == {"a", "b"}
     assert [s.label.split()[0] for s in run.steps].count("GET") == 2 and len(run.states) == 5
+
+
+async def test_the_pinned_clock_reaches_datetime_and_early_from_imports(lab):
+    key = lab.key("stamps")
+
+    def stamper(client):  # a sync actor in its thread, reading "now" four ways
+        client.get(lab.key("nothing"))
+        client.rpush(key, f"{bound_time()}|{datetime.now(timezone.utc).timestamp()}|"
+                          f"{_dt.datetime.now().timestamp()}|{_dt.date.today()}")
+
+    pinned = Explorer(lab, {"a": stamper, "b": stamper}, clock=StepClock(1_000_000.0, per_step=60.0))
+    result = await pinned.explore()
+    for run in result.runs:
+        assert not run.read_real_time and len(run.final[key]) == 2
+        for entry in run.final[key]:
+            t1, t2, t3, day = entry.split("|")
+            assert float(t1) == float(t2) == float(t3) and (float(t1) - 1_000_000.0) % 60 == 0
+            assert day == str(_dt.date.fromtimestamp(float(t1)))
+    first = result.runs[0]
+    again = await pinned.replay(first.schedule_id)
+    assert again.final[key] == first.final[key]
+
+    real = await Explorer(lab, {"a": lambda client: client.set(key, str(datetime.now()))}).replay("A")
+    assert real.read_real_time and "read the real time" in real.trace()
+    assert datetime.now().year >= 2024 and bound_time() > 1_700_000_000  # outside a run, the real clock

@@ -189,7 +189,7 @@ class _Slot:
                 return (int(now), int(round((now % 1) * 1e6)))
         return NOT_FAKED
 
-    def read_clock(self, what: str = "time.time()") -> Optional[float]:
+    def read_clock(self, what: str = "the clock (time.time, datetime.now...)") -> Optional[float]:
         clock = self.run.ex.clock
         if clock is not None:
             return clock.at(len(self.run.records))

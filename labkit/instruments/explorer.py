@@ -43,8 +43,10 @@ What the explorer cannot see, so cannot schedule or reset:
 * work outside Redis - files, HTTP calls, another database, a Python variable
   shared between actors (mark such a race with ``await step("label")``);
 * time - actors that read the clock replay exactly only with ``clock=StepClock(...)``,
-  and only through ``time.time()``/``time.time_ns()``/Redis ``TIME``; a run that
-  read the real time says so in its trace; ``datetime.now()`` is not seen;
+  which pins ``time.time()``, ``datetime.now()`` (also through ``from ... import``
+  bindings) and the Redis ``TIME`` command; a run that read the real time says so in
+  its trace. ``redis.call('TIME')`` inside a Lua script reads the server's clock,
+  which nothing here can pin: the trace names the script (see :mod:`.clock`);
 * other processes and threads it did not start, including threads an actor starts
   itself;
 * the OS scheduler: ``stress()`` without ``scheduled=True`` interleaves as the
