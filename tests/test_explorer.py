@@ -285,3 +285,18 @@ async def test_a_step_that_only_reads_costs_no_snapshot(lab):
     assert len(run.steps) == 12 and run.final[key] == "2"
     assert [s.changed for s in run.steps].count(()) == 10  # the ten reads change nothing, and the trace says so
     assert evals() - before <= 5  # reset, first state, two writes, last state: not one round trip per step
+
+
+async def test_traces_read_as_words_not_python_reprs(lab):
+    """An actor's return value and a reply print as a learner reads them: Outcome.DOC_DONE, {d1}."""
+    from labkit.lessons.race_demo import incident
+
+    session = await incident(lab.child("plain"), "naive").session()
+    for actor in ["reconciler", "worker", "worker", "reconciler", "reconciler", "reconciler"]:
+        await session.step(actor)
+    run = await session.finish()
+    assert run.steps[0].reply == "{d1}"  # SMEMBERS: not "{'d1'}"
+    assert run.steps[4].reply == "{}"  # an empty set: not "set()"
+    actors = run.trace().splitlines()[-1]
+    assert "worker: finished after 2 steps, returned Outcome.DOC_DONE" in actors
+    assert "reconciler: finished after 4 steps;" not in actors and "<" not in actors and "None" not in actors

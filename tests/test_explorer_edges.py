@@ -137,7 +137,7 @@ async def test_long_replies_are_whole_on_demand(lab):
     run = (await Explorer(lab, {"r": reader}, setup=setup).explore()).runs[0]
     step_line = next(line for line in run.trace().splitlines() if "GET long" in line)
     assert "END" not in step_line and len(run.steps[0].reply) <= 60
-    assert value in run.trace(full=True) and run.steps[0].full_reply == repr(value)
+    assert value in run.trace(full=True) and run.steps[0].full_reply == value
 
 
 async def test_a_sync_worker_blocked_in_brpoplpush_and_a_stream_reader_wait_for_their_keys(lab):

@@ -26,6 +26,8 @@ async def test_rq_cleanup_marks_a_finished_job_failed(lab, rq_installed):
     check = labels.index(("cleanup", "HGETALL"))  # the cleanup read the job's status...
     commit = labels.index(("worker", "MULTI/EXEC"))  # ...the worker's completion committed...
     assert check < commit < max(i for i, (a, _) in enumerate(labels) if a == "cleanup")  # ...then cleanup wrote
+    failing_write = first.steps[-1].full_label
+    assert "status failed" in failing_write and "JobStatus" not in failing_write  # what went over the wire
     again = await explorer.replay(first.schedule_id)
     assert again.message == first.message and not again.read_real_time  # time.time() is pinned
     # the same commands on the same keys; rq's datetime.now() stamps inside them differ (the explorer cannot pin those)

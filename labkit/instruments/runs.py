@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -39,8 +40,29 @@ def format_value(value: Any) -> str:
     return repr(value)
 
 
+def plain(value: Any) -> str:
+    """A value as a learner reads it in a trace: ``Outcome.DOC_DONE``, ``{d1}``, ``{state: DONE}``.
+
+    Python's repr would show ``<Outcome.DOC_DONE: 'doc-done'>``, ``{'d1'}`` and ``set()``: noise
+    around the few words that matter. Strings lose their quotes, containers keep their brackets.
+    """
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{plain(k)}: {plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(plain(v) for v in value)) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    if isinstance(value, str):
+        return value if value.strip() == value and value else repr(value)  # '' and ' x' stay visible
+    return repr(value)
+
+
 def _short(value: Any, limit: Optional[int] = 60) -> str:
-    text = repr(value)
+    text = plain(value)
     return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -80,10 +102,14 @@ class ActorOutcome:
 
     def describe(self) -> str:
         if self.status == _DONE:
-            return f"{self.name}: finished after {self.steps} steps, returned {_short(self.result)}"
+            returned = "" if self.result is None else f", returned {_short(self.result)}"
+            return f"{self.name}: finished after {self._steps()}{returned}"
         if self.status == _RAISED:
-            return f"{self.name}: raised {type(self.error).__name__}: {self.error} (after {self.steps} steps)"
-        return f"{self.name}: {self.status} after {self.steps} steps{' - ' + self.note if self.note else ''}"
+            return f"{self.name}: raised {type(self.error).__name__}: {self.error} (after {self._steps()})"
+        return f"{self.name}: {self.status} after {self._steps()}{' - ' + self.note if self.note else ''}"
+
+    def _steps(self) -> str:
+        return f"{self.steps} step{'' if self.steps == 1 else 's'}"
 
 
 @dataclass

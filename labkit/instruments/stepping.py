@@ -18,6 +18,7 @@ explorer runs with no pause at all (``step()`` is then a no-op).
 from __future__ import annotations
 
 import contextvars
+import enum
 import hashlib
 import re
 from typing import Any, Awaitable, Optional, Protocol, Sequence
@@ -241,6 +242,8 @@ def script_name(source: str) -> str:
 def _text(value: Any, prefix: str) -> str:
     if isinstance(value, bytes):
         value = value.decode(errors="replace")
+    elif isinstance(value, enum.Enum) and isinstance(value, str):
+        value = value.value  # what redis-py sends for a str enum (JobStatus.FAILED goes out as 'failed')
     text = str(value)
     return text.replace(prefix, "") if prefix else text
 
