@@ -14,7 +14,7 @@ import pytest
 
 from labkit import llm
 from labkit.model.endpoint import ask, model_endpoint
-from labkit.exercises.framework import check
+from labkit.exercises.framework import ASK_AGAIN, check, forget_hints
 from labkit.lessons.mystery_service import IngestService
 
 
@@ -174,6 +174,32 @@ async def test_blocking_hint_names_the_blocking_call() -> None:
     assert "blocking_original" in result.message
 
 
+SPELLED_OUT = ("to_thread(", "run_in_executor(", ".create(")
+
+
+async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask() -> None:
+    """The notebook's stub blocks: the first card says why and what to do, the second spells the call out."""
+    forget_hints()
+    first = await check("01.offload-chat", sdk_sync_on_the_loop)
+    card = first._repr_html_()
+    assert not first.passed and "thread" in first.message and "async client" in first.message
+    assert not first.code and first.code_kept_back and ASK_AGAIN in card and ASK_AGAIN in repr(first)
+    assert not any(call in first.message or call in card for call in SPELLED_OUT), card
+    second = await check("01.offload-chat", sdk_sync_on_the_loop)
+    assert not second.passed and "asyncio.to_thread(sync_client.chat.completions.create" in second.code
+    assert not second.code_kept_back and ASK_AGAIN not in second._repr_html_()
+    assert "<code>response = await asyncio.to_thread(" in second._repr_html_()  # rendered as code, not backticks
+    other = await check("01.offload-chat", forged_reply)  # another mistake starts at its own idea
+    assert not other.code and other.code_kept_back
+
+
+async def test_hints_without_code_are_shown_whole_at_once() -> None:
+    forget_hints()
+    result = await check("01.offload-chat", plain_function)
+    assert not result.passed and "async def" in result.message
+    assert not result.code and not result.code_kept_back and ASK_AGAIN not in result._repr_html_()
+
+
 async def test_the_sync_sdk_on_the_loop_is_named_to_the_learners_line() -> None:
     result = await check("01.offload-chat", sdk_sync_on_the_loop)
     assert "sdk_sync_on_the_loop" in result.message and "openai" not in result.message.split("caught it in")[1]
@@ -235,6 +261,19 @@ async def test_cpu_executor_rejects_to_thread_with_the_gil_hint() -> None:
     result = await check("01.cpu-executor", score)
     assert not result.passed
     assert "GIL" in result.message and "process pool" in result.message
+
+
+async def test_the_learner_stubs_first_hints_hold_no_spelled_out_call() -> None:
+    """Each 01 stub as the learner notebook has it: the first card never hands over the call."""
+    async def score(system_msg, history, conf):  # notebook 01's stub for exercise 2
+        return await asyncio.to_thread(llm.chat_cpu, system_msg, history, conf)
+
+    forget_hints()
+    for exercise_id, stub in [("01.offload-chat", sdk_sync_on_the_loop), ("01.cpu-executor", score),
+                              ("01.find-blocker", IngestService)]:
+        result = await check(exercise_id, stub)
+        assert not result.passed and result.code_kept_back, (exercise_id, result.message)
+        assert not any(call in result.message for call in SPELLED_OUT), (exercise_id, result.message)
 
 
 async def test_cpu_executor_rejects_work_on_the_loop() -> None:

@@ -11,6 +11,11 @@ An exercise is an async *checker* registered under an id::
 A learner runs it with ``await labkit.check("00.gather", fetch_all)`` and sees a
 pass card or a "not yet" card with the hint.
 
+A hint gives the idea first. When a checker also knows the code that fixes the
+mistake (``NotYet(idea, code=...)``), the card keeps it back the first time and
+says so; asking again (running the check again and getting the same hint) shows it.
+A learner who only needed the idea is not handed the answer.
+
 The checker runs on its own event loop in a daemon thread
 (:mod:`.running`). That keeps the kernel's loop free while learner code runs
 (a learner's ``time.sleep`` cannot freeze the notebook), lets a time limit stop
@@ -51,11 +56,32 @@ class NotYet(Exception):
     """Raised by a checker: the answer is wrong; the message is the hint.
 
     ``details`` (a full traceback, say) is kept folded in the card, below the hint.
+    ``code`` spells the fix out; the card shows it only on a second ask (see the module docstring).
     """
 
-    def __init__(self, message: str, details: str = "") -> None:
+    def __init__(self, message: str, details: str = "", code: str = "") -> None:
         super().__init__(message)
         self.details = details
+        self.code = code
+
+
+#: How often each (exercise, code) hint has been shown in this kernel.
+_asked: dict[tuple[str, str], int] = {}
+ASK_AGAIN = "Still stuck? Run this check again and the card will show the code."
+
+
+def forget_hints() -> None:
+    """Start every hint over at its idea (a fresh kernel does the same)."""
+    _asked.clear()
+
+
+def _code_to_show(exercise_id: str, code: str) -> tuple[str, bool]:
+    """(code to show, whether code was kept back): nothing the first time a hint is given, the code after."""
+    if not code:
+        return "", False
+    key = (exercise_id, code)
+    _asked[key] = _asked.get(key, 0) + 1
+    return (code, False) if _asked[key] > 1 else ("", True)
 
 
 def reject_call_result(answer: Any, usage: str) -> None:
@@ -101,13 +127,20 @@ class CheckResult:
     message: str
     seconds: float
     details: str = ""
+    code: str = ""  # the fix spelled out, once the learner asked twice
+    code_kept_back: bool = False  # a code hint exists, not shown yet
 
     def __bool__(self) -> bool:
         return self.passed
 
     def __repr__(self) -> str:
         mark = "PASS" if self.passed else "NOT YET"
-        return f"[{mark}] {self.exercise} {self.title}: {self.message}"
+        return f"[{mark}] {self.exercise} {self.title}: {self.message}{self._code_text()}"
+
+    def _code_text(self) -> str:
+        if self.code:
+            return f"\nThe code: {self.code}"
+        return f"\n{ASK_AGAIN}" if self.code_kept_back else ""
 
     def _repr_html_(self) -> str:
         if self.passed:
@@ -120,6 +153,10 @@ class CheckResult:
             f'padding:8px 12px;margin:4px 0;font-size:1.05em">'
             f"<b>{label}</b> &mdash; {html.escape(self.exercise)}: {html.escape(self.title)}"
             f'<div style="margin-top:4px;white-space:pre-wrap">{inline_html(self.message)}</div>'
+            + (f'<div class="labkit-hint-code" style="margin-top:4px"><b>The code:</b> {inline_html(self.code)}</div>'
+               if self.code else "")
+            + (f'<div class="labkit-hint-ask" style="margin-top:4px;color:#555"><i>{ASK_AGAIN}</i></div>'
+               if self.code_kept_back else "")
             + (f'<details style="margin-top:4px"><summary>Full traceback</summary>'
                f'<pre style="font-size:0.85em">{html.escape(self.details)}</pre></details>' if self.details else "")
             +
@@ -192,7 +229,7 @@ async def check(
     checker = (ex.checker.__code__.co_filename, ex.checker.__code__.co_name)
     run = CheckRun(ex.id, lambda: ex.checker(answer), checker)
     run.start()
-    details = ""
+    details = code = ""
     outcome = asyncio.wrap_future(run.future)
     outcome.add_done_callback(lambda f: f.cancelled() or f.exception())  # read here or below, never lost
     try:
@@ -205,7 +242,7 @@ async def check(
         try:
             message, passed = run.future.result(), True  # not outcome's: asyncio re-creates a TimeoutError
         except NotYet as exc:
-            message, passed, details = str(exc), False, exc.details
+            message, passed, details, code = str(exc), False, exc.details, exc.code
         except Exception as exc:  # noqa: BLE001 - a crash in learner code is a hint, not a kernel error
             (message, details), passed = describe_crash(exc, checker), False
     else:
@@ -223,7 +260,9 @@ async def check(
     cut = run.restore_output()
     if cut:
         message += f"\nYour code printed {cut:,} characters more than the {OUTPUT_CAP:,} shown in the notebook."
-    result = CheckResult(ex.id, ex.title, passed, note + message, time.perf_counter() - began, details)
+    shown, kept_back = _code_to_show(ex.id, code)
+    result = CheckResult(ex.id, ex.title, passed, note + message, time.perf_counter() - began, details,
+                         shown, kept_back)
     await asyncio.to_thread(_record, result, expect_pass is not None)  # file I/O stays off the loop
     mode = check_mode()
     if mode and expect_pass is not None:

@@ -57,9 +57,9 @@ async def _call(fn: Callable[..., Any], name: str, *args: Any) -> tuple[Any, flo
             raise
         raise NotYet(
             f"{exc}: the executor got the *result* of the call, which had already run on the loop. Pass the "
-            "function and its arguments separately, `asyncio.to_thread(llm.chat, system_msg, history, conf)` "
-            "(or `loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)`), not the call "
-            "`llm.chat(system_msg, history, conf)`."
+            "function and its arguments separately, so the executor makes the call where it runs.",
+            code="`asyncio.to_thread(llm.chat, system_msg, history, conf)` (or `loop.run_in_executor(pool, "
+            "llm.chat_cpu, system_msg, history, conf)`), not `asyncio.to_thread(llm.chat(system_msg, history, conf))`.",
         ) from None
     if not awaited:
         _discard(value)
@@ -150,17 +150,20 @@ async def check_offload_chat(handle: Any) -> str:
         if not await _model_answered(history, conf):
             raise NotYet(
                 "handle returned the right text, but the model never answered the request: the reply was made up "
-                "(llm.reply_for, or a copied string), so nothing was offloaded. Call the model and return its "
-                "reply: `await asyncio.to_thread(llm.chat, system_msg, history, conf)` or `await llm.achat(...)`."
+                "(llm.reply_for, or a copied string), so nothing was offloaded. Call the model and return its reply.",
+                code="`return await asyncio.to_thread(llm.chat, system_msg, history, conf)` or "
+                "`return await llm.achat(system_msg, history, conf)`.",
             )
     if result.stall_count:
         raise NotYet(
             _stall_hint(
                 result,
-                "A sync client (OpenAI, httpx.Client, requests, llm.chat) blocks: run the call in a thread, "
-                "`await asyncio.to_thread(sync_client.chat.completions.create, **ask(system_msg, history, conf))`, "
-                "or use the async client, `await async_client.chat.completions.create(...)`.",
-            )
+                "A sync client (OpenAI, httpx.Client, requests, llm.chat) holds the loop while it waits for the "
+                "model. Hand the call to a thread and await it, or call an async client instead.",
+            ),
+            code="`response = await asyncio.to_thread(sync_client.chat.completions.create, "
+            "**ask(system_msg, history, conf))`, or `response = await async_client.chat.completions.create("
+            "**ask(system_msg, history, conf))`; then `return response.choices[0].message.content`.",
         )
     if elapsed > 2 * CHAT_LATENCY_S:
         raise NotYet(
@@ -176,6 +179,8 @@ async def check_offload_chat(handle: Any) -> str:
 # --------------------------------------------------------------------------- 01.cpu-executor
 
 CPU_LATENCY_S = 0.4
+CPU_CODE = ("`loop = asyncio.get_running_loop()`, then "
+            "`return await loop.run_in_executor(cpu_pool, llm.chat_cpu, system_msg, history, conf)`.")
 
 
 def _pickling_problem(exc: BaseException) -> bool:
@@ -207,8 +212,8 @@ async def check_cpu_executor(score: Any) -> str:
         if _pickling_problem(exc):
             raise NotYet(
                 "A process pool sends the function to another process by name, so it must be importable: "
-                "pass llm.chat_cpu itself and its arguments (not a lambda or a function defined in the notebook): "
-                "loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)."
+                "pass llm.chat_cpu itself and its arguments (not a lambda or a function defined in the notebook).",
+                code=CPU_CODE,
             ) from None
         raise
     result = mon.result()
@@ -226,28 +231,32 @@ async def check_cpu_executor(score: Any) -> str:
         raise NotYet(
             _stall_hint(
                 result,
-                "The CPU-bound call ran on the event loop. Async alone does not help with CPU work: send it to a "
-                "process pool with `await loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)`.",
-            )
+                "The CPU-bound call ran on the event loop. Async alone does not help with CPU work: send it to "
+                "another process, which computes while the loop runs.",
+            ),
+            code=CPU_CODE,
         )
     switch_ms = sys.getswitchinterval() * 1000
     if result.p50_ms >= max(1.5, switch_ms / 2):
         raise NotYet(
             f"No stall, but the loop waited {result.p50_ms:.1f} ms at a typical tick (p50; the GIL switch interval is "
             f"{switch_ms:g} ms). chat_cpu holds the GIL, so a thread (to_thread or a thread pool) makes every other "
-            "task wait for its turn. Use a process pool: it has its own GIL."
+            "task wait for its turn. Use a process pool: it has its own GIL.",
+            code=CPU_CODE,
         )
     if children_cpu < CHILD_CPU_SHARE * CPU_LATENCY_S:
         if llm.served(SYSTEM_MSG, history, conf, work="cpu"):
             raise NotYet(
                 "llm.chat_cpu ran in this kernel's own process, not in another one: a thread or the loop shares "
-                "this process's GIL. Use a process pool: `await loop.run_in_executor(pool, llm.chat_cpu, ...)`."
+                "this process's GIL. Use a process pool.",
+                code=CPU_CODE,
             )
         raise NotYet(
             f"No process of this kernel computed anything while score ran (its child processes used "
             f"{children_cpu * 1000:.0f} ms of CPU; chat_cpu burns {CPU_LATENCY_S:g} s), yet score returned "
-            "chat_cpu's reply: the CPU work never ran. Send llm.chat_cpu itself to the process pool, "
-            "`await loop.run_in_executor(pool, llm.chat_cpu, system_msg, history, conf)`, and return its reply."
+            "chat_cpu's reply: the CPU work never ran. Send llm.chat_cpu itself to the process pool and "
+            "return its reply.",
+            code=CPU_CODE,
         )
     return (
         f"chat_cpu ran for {seconds:.2f} s in another process ({children_cpu:.2f} s of its CPU) while the "
@@ -273,6 +282,8 @@ def _children_cpu_s(since: float = 0.0) -> float:
 # --------------------------------------------------------------------------- 01.find-blocker
 
 DOCS = ("doc-a", "doc-b", "doc-c")
+CHECKPOINT_CODE = ("`async def save(self, doc_id, vectors):` with the body "
+                   "`await asyncio.to_thread(self.write_checkpoint, doc_id, vectors)`.")
 
 
 def _name_of(text: str) -> str:
@@ -328,12 +339,14 @@ async def _check_service(service: IngestService) -> str:
             + (f"never made for {', '.join(skipped)}" if skipped else
                f"cut short ({len(DOCS)} documents in {elapsed:.2f} s; one write takes {IngestService.checkpoint_s:g} s)")
             + ": removing the write removes the stall and the durability with it. Keep "
-            "`self.write_checkpoint(doc_id, vectors)` and run it off the loop, "
-            "`await asyncio.to_thread(self.write_checkpoint, doc_id, vectors)`."
+            "`self.write_checkpoint(doc_id, vectors)` and run it off the loop.",
+            code=CHECKPOINT_CODE,
         )
     if result.stall_count:
         raise NotYet(
-            _stall_hint(result, "Offload that call with `await asyncio.to_thread(...)` inside the async step that makes it.")
+            _stall_hint(result, "Override the async step that makes that call, and have it await the call in a "
+                                "thread instead of making it on the loop."),
+            code=CHECKPOINT_CODE,
         )
     serial = len(DOCS) * IngestService.checkpoint_s
     if elapsed >= serial:
