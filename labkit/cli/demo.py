@@ -103,7 +103,7 @@ async def demo_shutdown(out: TextIO) -> None:
 
 
 async def demo_chaos(out: TextIO) -> None:
-    """The capstone: the fixed executor under kill -9, SIGTERM and a Redis restart loses nothing."""
+    """The capstone: the fixed executor under kill -9, SIGTERM, a freeze and a Redis restart loses nothing."""
     from ..tasks.chaos import fault_schedule, run_chaos
 
     seed = 7
@@ -120,7 +120,7 @@ DEMOS: dict[str, tuple[str, Callable[[TextIO], Awaitable[None]]]] = {
     "race": ("rule 3: the explorer turns a DONE document into FAIL, then proves the fix", demo_race),
     "heartbeat": ("rule 4: a busy worker looks dead and its task runs twice, unless the heartbeat is free", demo_heartbeat),
     "shutdown": ("rule 5: SIGTERM/SIGINT stop a worker cleanly; a worker that just dies loses time", demo_shutdown),
-    "chaos": ("capstone: kill -9, SIGTERM and a Redis restart; every task DONE once, nothing lost", demo_chaos),
+    "chaos": ("capstone: kill -9, SIGTERM, a frozen worker, a Redis restart; every task DONE once, nothing lost", demo_chaos),
 }
 
 

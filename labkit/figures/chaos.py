@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .style import BAD, BLUE, GREY, OK, ORANGE, PURPLE, VERMILLION, new_figure, styled
+from .style import BAD, BLUE, GREY, OK, ORANGE, PURPLE, SKY, VERMILLION, new_figure, styled
 
 if TYPE_CHECKING:
     from ..tasks.chaos import ChaosResult
@@ -18,6 +18,7 @@ KINDS = {  # kind: (colour, marker, legend label, marker height as a fraction of
     "kill": (VERMILLION, "X", "kill -9 a worker", 0.95),
     "sigterm": (ORANGE, "v", "SIGTERM a worker", 0.88),
     "redis-restart": (PURPLE, "D", "Redis restart", 0.81),
+    "freeze": (SKY, "s", "freeze a worker (SIGSTOP)", 0.74),
 }
 
 
@@ -47,6 +48,9 @@ def plot_chaos(result: "ChaosResult") -> Any:
             left.plot([fired.t], [height], marker=marker, ms=10, color=colour, ls="",
                       transform=left.get_xaxis_transform(), label=None if label in shown else label)
             shown.add(label)
+            if fired.fault.kind == "freeze" and fired.seconds:  # how long it stayed frozen
+                left.plot([fired.t, fired.t + fired.seconds], [height, height], color=colour, lw=4,
+                          solid_capstyle="butt", transform=left.get_xaxis_transform())
         left.axhline(result.tasks, color=OK, lw=1, ls="--", label=f"all {result.tasks} tasks")
         left.set_ylim(0, result.tasks * 1.3)
         left.set_xlabel("seconds since the first task was queued")

@@ -8,9 +8,15 @@ then injects a seeded schedule of faults while the tasks run:
 
 * ``kill`` - SIGKILL a worker; its task stays RUNNING until recovery requeues it;
 * ``sigterm`` - a graceful stop; the worker finishes or releases its task, exits 0;
-* ``redis-restart`` - stop the server and start it again on the same socket.
+* ``redis-restart`` - stop the server and start it again on the same socket;
+* ``freeze`` - SIGSTOP a worker while it holds a task (a long GC pause, a stalled VM):
+  its lease lapses, recovery requeues the task under a new epoch, and only then does
+  SIGCONT wake it. The zombie finishes its model call and tries to complete the task:
+  the fenced completion refuses it (``stale``), and the requeued task runs again on
+  another worker. So every run shows the fencing at work, whatever the timings.
 
-Each killed or stopped worker is replaced at once. A fault fires when a given
+Each killed, stopped or frozen worker is replaced at once (a frozen one works on
+as an extra worker once it wakes). A fault fires when a given
 number of tasks are DONE, so the same seed gives the same schedule however fast
 the machine is (:func:`fault_schedule`). The final tally must show every task
 DONE exactly once in effect (model calls that ran twice are counted, the store's
@@ -21,6 +27,7 @@ Everything it started is killed in a ``finally``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import signal
 import time
@@ -37,10 +44,12 @@ from .procs import ProcessGroup, WorkerProcess
 from .recovery import recovery_loop
 from ..redis.server import EmbeddedRedis
 from ..reporting import Progress
-from .store import DONE, Store, task_id
+from .store import DONE, RUNNING, Store, task_id
 
 AOF_ARGS = ("--appendonly", "yes", "--appendfsync", "always")
-KINDS = ("kill", "sigterm", "redis-restart")
+KINDS = ("kill", "sigterm", "redis-restart", "freeze")
+#: What each kind does, in the words the schedule is printed with.
+VERBS = {"kill": "kill -9", "sigterm": "SIGTERM", "redis-restart": "restart", "freeze": "freeze (SIGSTOP)"}
 TASKS_PER_DOC = 5
 
 
@@ -54,7 +63,8 @@ class Fault:
 
     def __str__(self) -> str:
         who = "the Redis server" if self.slot < 0 else f"worker slot {self.slot}"
-        return f"after {self.after_done} done: {self.kind} {who}"
+        until = " until its task is taken over" if self.kind == "freeze" else ""
+        return f"after {self.after_done} done: {VERBS[self.kind]} {who}{until}"
 
 
 def _count(name: str, value: object, low: int, high: int) -> int:
@@ -64,11 +74,12 @@ def _count(name: str, value: object, low: int, high: int) -> int:
 
 
 def fault_schedule(seed: int, *, workers: int = 3, tasks: int = 30, kills: int = 3, sigterms: int = 2,
-                   redis_restarts: int = 1) -> list[Fault]:
+                   redis_restarts: int = 1, freezes: int = 1) -> list[Fault]:
     """The faults of one run, in firing order; a pure function of its arguments.
 
     Worker faults land between 10 % and 80 % of the tasks, the Redis restart
-    between 30 % and 60 %, so each one hits a busy executor.
+    between 30 % and 60 %, so each one hits a busy executor; a freeze lands
+    between 20 % and 50 %, leaving time for its task to be taken over and run again.
     """
     _count("seed", seed, 0, 2**63)
     _count("workers", workers, 1, 16)
@@ -76,6 +87,7 @@ def fault_schedule(seed: int, *, workers: int = 3, tasks: int = 30, kills: int =
     _count("kills", kills, 0, 100)
     _count("sigterms", sigterms, 0, 100)
     _count("redis_restarts", redis_restarts, 0, 5)
+    _count("freezes", freezes, 0, 5)
     rng = random.Random(seed)
     restarts = [Fault(rng.randint(max(1, tasks * 3 // 10), max(1, tasks * 6 // 10)), "redis-restart")
                 for _ in range(redis_restarts)]
@@ -86,6 +98,9 @@ def fault_schedule(seed: int, *, workers: int = 3, tasks: int = 30, kills: int =
     kinds = ["kill"] * kills + ["sigterm"] * sigterms
     rng.shuffle(kinds)
     faults = [Fault(at, kind, rng.randrange(workers)) for at, kind in zip(picks, kinds)] + restarts
+    # drawn last, so adding freezes leaves a seed's other faults where they were
+    faults += [Fault(rng.randint(max(1, tasks // 5), max(1, tasks // 2)), "freeze", rng.randrange(workers))
+               for _ in range(freezes)]
     return sorted(faults, key=lambda f: (f.after_done, KINDS.index(f.kind), f.slot))
 
 
@@ -97,7 +112,8 @@ class Fired:
     t: float
     worker: str = ""
     replacement: str = ""
-    seconds: float = 0.0  # how long a Redis restart took
+    seconds: float = 0.0  # how long a Redis restart took, or how long a worker stayed frozen
+    task: str = ""  # the task a frozen worker held
 
 
 @dataclass
@@ -140,6 +156,10 @@ class ChaosResult:
         return self.count("redis-restart")
 
     @property
+    def freezes(self) -> int:
+        return self.count("freeze")
+
+    @property
     def exactly_once(self) -> bool:
         """Every task DONE, and the store counted exactly one completion per task."""
         return self.tasks_done == self.tasks and self.effective_completions == self.tasks
@@ -152,22 +172,26 @@ class ChaosResult:
         """The benchmark's figures."""
         return {
             "seed": self.seed, "workers": self.workers, "tasks": self.tasks, "kills": self.kills,
-            "sigterms": self.sigterms, "redis_restarts": self.redis_restarts, "tasks_done": self.tasks_done,
-            "duplicate_executions": self.duplicate_executions, "done_to_fail": self.done_to_fail,
+            "sigterms": self.sigterms, "redis_restarts": self.redis_restarts, "freezes": self.freezes,
+            "tasks_done": self.tasks_done, "duplicate_executions": self.duplicate_executions,
+            "stale_completions": self.stale_completions, "done_to_fail": self.done_to_fail,
             "lost": len(self.lost), "seconds": round(self.seconds, 2),
         }
 
     def __str__(self) -> str:
         verdict = "every invariant held" if self.ok else "INVARIANT BROKEN"
         graceful = ", ".join(f"{w}: {c}" for w, c in self.sigterm_exit_codes.items()) or "none"
+        frozen = "".join(f"; {f.worker} frozen {f.seconds:.1f} s holding {f.task}" for f in self.fired
+                         if f.fault.kind == "freeze" and f.task)
         return (
             f"chaos run, seed {self.seed}: {self.workers} workers, {self.tasks} tasks, {self.seconds:.1f} s: {verdict}\n"
             f"  faults: {self.kills} kill -9, {self.sigterms} SIGTERM (exit codes {graceful}), "
-            f"{self.redis_restarts} Redis restart(s); {self.dead_verdicts} worker(s) declared dead\n"
+            f"{self.redis_restarts} Redis restart(s), {self.freezes} freeze(s){frozen}; "
+            f"{self.dead_verdicts} worker(s) declared dead\n"
             f"  tasks DONE: {self.tasks_done}/{self.tasks}; completions the store counted: "
             f"{self.effective_completions} (exactly once: {self.exactly_once})\n"
-            f"  model calls that ran again after a crash: {self.duplicate_executions}; zombie completions "
-            f"fenced off: {self.stale_completions}\n"
+            f"  model calls that ran again after a crash or a freeze: {self.duplicate_executions}; zombie "
+            f"completions fenced off: {self.stale_completions}\n"
             f"  DONE -> FAIL: {self.done_to_fail}; lost tasks: {len(self.lost)}"
             + (f" {self.lost}" if self.lost else "")
             + (f"; workers that crashed on their own: {self.crashed}" if self.crashed else "")
@@ -189,6 +213,7 @@ class _Fleet:
         self.stopped: list[WorkerProcess] = []  # signalled by us: not a crash
         self.crashed: list[str] = []
         self.crash_logs: dict[str, str] = {}
+        self.frozen: list[WorkerProcess] = []  # taken out of their slot; extra workers once woken
 
     async def start(self, n: int) -> None:
         self.generation = [0] * n
@@ -212,6 +237,37 @@ class _Fleet:
         self.stopped.append(old)
         return old.id, await self.replace(slot)
 
+    async def freeze(self, slot: int, store: Store, task_ids: list[str]) -> tuple[str, str, str, int]:
+        """SIGSTOP the slot's worker while it holds a RUNNING task, and replace it.
+
+        Returns (frozen worker, its replacement, the task it holds, that task's epoch);
+        the task is "" if the worker held none within a few seconds (it is then left running).
+        """
+        proc = self.slots[slot]
+        try:
+            await proc.wait_ready(10.0)
+        except LabError:
+            return proc.id, "", "", 0  # it died while starting: replace_crashed() counts it
+        deadline = time.monotonic() + 5.0
+        while proc.alive and time.monotonic() < deadline:
+            held = await _held_by(store, task_ids, proc.id)
+            if held is None:
+                await asyncio.sleep(0.01)
+                continue
+            proc.popen.send_signal(signal.SIGSTOP)
+            await asyncio.sleep(0.05)  # a completion it sent just before the stop lands first...
+            if await _held_by(store, task_ids, proc.id) == held:  # ...and then it no longer holds the task
+                self.frozen.append(proc)
+                self.stopped.append(proc)
+                return proc.id, await self.replace(slot), *held
+            proc.popen.send_signal(signal.SIGCONT)
+        return proc.id, "", "", 0
+
+    def wake_all(self) -> None:
+        for proc in self.frozen:
+            if proc.alive:
+                proc.popen.send_signal(signal.SIGCONT)
+
     async def replace_crashed(self) -> None:
         for slot, proc in enumerate(self.slots):
             if not proc.alive and proc not in self.stopped:
@@ -220,6 +276,33 @@ class _Fleet:
                 self.crash_logs[proc.id] = lines[-1][:300] if lines else f"exit code {proc.popen.returncode}"
                 self.stopped.append(proc)
                 await self.replace(slot)
+
+
+async def _held_by(store: Store, task_ids: list[str], worker: str) -> tuple[str, int] | None:
+    """(task, epoch) of a task ``worker`` holds RUNNING, if any."""
+    async with store.client.pipeline(transaction=False) as pipe:
+        for t in task_ids:
+            pipe.hmget(store.task_key(t), "state", "worker", "epoch")
+        rows = await pipe.execute()
+    for t, (state, owner, epoch) in zip(task_ids, rows):
+        if state == RUNNING and owner == worker:
+            return t, int(epoch or 0)
+    return None
+
+
+async def _wake_after_takeover(proc: WorkerProcess, store: Store, task: str, epoch: int, limit_s: float) -> float:
+    """SIGCONT the frozen worker once its task has a new epoch (recovery requeued it); seconds it stayed frozen."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit_s:
+        try:
+            if int(await store.client.hget(store.task_key(task), "epoch") or 0) != epoch:
+                break
+        except (RedisConnectionError, RedisTimeoutError):
+            pass  # the server is restarting
+        await asyncio.sleep(0.05)
+    if proc.alive:
+        proc.popen.send_signal(signal.SIGCONT)
+    return time.monotonic() - began
 
 
 async def _done_count(store: Store, docs: list[str]) -> tuple[int, dict[str, str]]:
@@ -238,6 +321,7 @@ async def run_chaos(
     kills: int = 3,
     sigterms: int = 2,
     redis_restarts: int = 1,
+    freezes: int = 1,
     latency_s: float = 0.3,
     ttl_s: float = 1.0,
     timeout_s: float = 30.0,
@@ -245,7 +329,7 @@ async def run_chaos(
 ) -> ChaosResult:
     """Run the fixed executor through one seeded schedule of faults; see the module docstring."""
     schedule = fault_schedule(seed, workers=workers, tasks=tasks, kills=kills, sigterms=sigterms,
-                              redis_restarts=redis_restarts)
+                              redis_restarts=redis_restarts, freezes=freezes)
     if isinstance(latency_s, bool) or not isinstance(latency_s, (int, float)) or not 0 < latency_s <= 5:
         raise ValueError(f"latency_s must be a number of seconds in (0, 5], got {latency_s!r}")
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or timeout_s <= 0:
@@ -259,6 +343,8 @@ async def run_chaos(
     stop = asyncio.Event()
     recovery: asyncio.Task[Any] | None = None
     group = ProcessGroup(target)
+    fleet: _Fleet | None = None
+    wakers: dict[int, asyncio.Task[float]] = {}  # index in fired -> a frozen worker's wake-up
     try:
         args = ["--mode", "offload", "--ttl", str(ttl_s), "--latency", str(latency_s), "--grace", "1"]
         fleet = _Fleet(group, args)
@@ -269,6 +355,8 @@ async def run_chaos(
         recovery = asyncio.create_task(recovery_loop(target, stop, ttl_s=ttl_s, scan_s=0.1))
         for i, d in enumerate(docs):
             await store.create_doc(d, min(TASKS_PER_DOC, tasks - i * TASKS_PER_DOC))
+        all_tasks = [task_id(d, n) for i, d in enumerate(docs)
+                     for n in range(1, min(TASKS_PER_DOC, tasks - i * TASKS_PER_DOC) + 1)]
         pending, fired, timeline = list(schedule), [], []
         seen_done: set[str] = set()
         regressed: set[str] = set()
@@ -285,15 +373,24 @@ async def run_chaos(
             regressed |= {d for d in seen_done if states[d] != DONE}
             while pending and pending[0].after_done <= done:
                 fault = pending.pop(0)
-                fired.append(await _fire(fault, fleet, server, now, say))
+                if fault.kind == "freeze":
+                    old, new, task, epoch = await fleet.freeze(fault.slot, store, all_tasks)
+                    if task:
+                        wakers[len(fired)] = asyncio.create_task(
+                            _wake_after_takeover(fleet.frozen[-1], store, task, epoch, 4 * ttl_s + 5))
+                    fired.append(Fired(fault, now, old, new, task=task))
+                else:
+                    fired.append(await _fire(fault, fleet, server, now, say))
             await fleet.replace_crashed()
             say(done / tasks, f"{done}/{tasks} tasks done, {len(fired)}/{len(schedule)} faults fired")
-            if done >= tasks and not pending:
+            if done >= tasks and not pending and all(w.done() for w in wakers.values()):
                 break
             await asyncio.sleep(0.05)
         elapsed = time.monotonic() - t0
+        for index, waker in wakers.items():
+            fired[index] = dataclasses.replace(fired[index], seconds=await waker)
         say(min(1.0, done / tasks), "stopping the workers (SIGTERM) and counting")
-        live = [p for p in fleet.slots if p.alive]
+        live = [p for p in [*fleet.slots, *fleet.frozen] if p.alive]
         for proc in live:
             proc.send(signal.SIGTERM)
         await asyncio.gather(*(p.wait_exit(5) for p in [*live, *fleet.stopped]))
@@ -301,8 +398,7 @@ async def run_chaos(
         await recovery
         events = await execlog.read(client, target)
         final_done, states = await _done_count(store, docs)
-        task_ids = [task_id(d, n) for d in docs for n in range(1, (await store.doc(d)).total + 1)]
-        task_states = {t: (await store.task(t)).state for t in task_ids}
+        task_states = {t: (await store.task(t)).state for t in all_tasks}
         regressed |= {d for d in seen_done if states[d] != DONE}
         signalled = {f.worker for f in fired if f.fault.kind == "sigterm"}
         codes = {p.id: p.popen.returncode for p in fleet.stopped if p.id in signalled}
@@ -320,6 +416,10 @@ async def run_chaos(
             server_pid=server.server_pid, crash_logs=fleet.crash_logs)
     finally:
         stop.set()
+        for waker in wakers.values():
+            waker.cancel()
+        if fleet is not None:
+            fleet.wake_all()  # a stopped process would not act on the SIGTERM below until woken
         if recovery is not None and not recovery.done():
             recovery.cancel()
         group.close()
