@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -245,3 +246,29 @@ async def test_a_script_that_reads_the_server_clock_says_so(lab):
     assert run.read_server_time and "redis.call('TIME')" in run.trace() and "no client-side clock" in run.trace()
     plain = await Explorer(lab, {"stamper": lambda c: c.set(stamp, "1")}).replay("S")
     assert not plain.read_server_time and "redis.call('TIME')" not in plain.trace()
+
+
+async def test_a_server_that_refuses_monitor_still_explores_declared_keys(lab):
+    user = f"nomonitor-{lab.prefix.strip(':').replace(':', '-')}"
+    with lab.sync_client() as c:
+        c.execute_command("ACL", "SETUSER", user, "on", ">pw", "~*", "&*", "+@all", "-monitor")
+    try:
+        scheme, rest = lab.url.split("://", 1)
+        limited = dataclasses.replace(lab, url=f"{scheme}://{user}:pw@{rest}")
+        counter = limited.key("counter")
+
+        def actor(client):
+            return client.eval("-- bump\nreturn redis.call('INCR', KEYS[1])", 1, counter)
+
+        explorer = Explorer(limited, {"a": actor, "b": actor})
+        result = await explorer.explore()
+        assert result.schedules == 2 and not result.failing and result.runs[0].final[counter] == "2"
+        clients = explorer._clients()
+        try:
+            await clients.scripts.start()
+            assert "monitor" in clients.scripts.refused.lower() and not clients.scripts.started
+        finally:
+            await clients.close()
+    finally:
+        with lab.sync_client() as c:
+            c.execute_command("ACL", "DELUSER", user)

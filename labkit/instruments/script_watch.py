@@ -10,7 +10,8 @@ script read the server's clock, which no client-side clock can pin.
 
 The feed is opened only once a scenario sends a script, and read up to an
 ``ECHO`` marker after each script step, so it costs nothing for scenarios
-without scripts.
+without scripts. A server that refuses MONITOR (an ACL on a shared server)
+leaves the explorer with the declared ``KEYS`` only, as :attr:`ScriptWatch.refused` says.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import uuid
 from typing import Any, Optional, Sequence
 
 import redis.asyncio as aredis
+from redis.exceptions import ResponseError
 
 Command = tuple
 
@@ -59,11 +61,16 @@ class ScriptWatch:
         self._client = aredis.Redis.from_url(url)
         self._monitor: Any = None
         self._timeout = timeout
+        self.refused = ""
 
     async def start(self) -> None:
-        if self._monitor is None:
+        if self._monitor is None and not self.refused:
             monitor = self._client.monitor()
-            await monitor.__aenter__()
+            try:
+                await monitor.__aenter__()
+            except ResponseError as exc:  # NOPERM: keys a script builds itself stay untracked
+                self.refused = str(exc)
+                return
             self._monitor = monitor
 
     @property
