@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -272,3 +274,43 @@ async def test_a_server_that_refuses_monitor_still_explores_declared_keys(lab):
     finally:
         with lab.sync_client() as c:
             c.execute_command("ACL", "DELUSER", user)
+
+
+async def test_another_learners_scripts_on_a_shared_server_are_never_ours_to_reset(lab, redis_base):
+    """While this explorer runs, another learner's scripts write their own keys: none is tracked or reset."""
+    theirs = redis_base.child(uuid.uuid4().hex[:8])
+    bump = "-- bump\nredis.call('INCR', ARGV[1])\nreturn 1"
+    counter = lab.key("counter")
+    stop = asyncio.Event()
+
+    async def other_learner() -> int:
+        client, sent = theirs.async_client(), 0
+        try:
+            while not stop.is_set():
+                await client.eval(bump, 0, theirs.key("n", str(sent % 5)))
+                sent += 1
+                await asyncio.sleep(0)
+        finally:
+            await client.aclose()
+        return sent
+
+    def actor(client):
+        return client.eval(bump, 0, counter)
+
+    neighbour = asyncio.create_task(other_learner())
+    try:
+        explorer = Explorer(lab, {"a": actor, "b": actor})
+        for _ in range(3):
+            result = await explorer.explore()
+            assert all(run.final[counter] == "2" for run in result.runs)
+    finally:
+        stop.set()
+        sent = await neighbour
+    try:
+        assert sent > 0
+        assert not [k for k in explorer._keys.seen if not k.startswith(lab.prefix)], "tracked another learner's keys"
+        with theirs.sync_client() as c:
+            kept = sum(int(c.get(theirs.key("n", str(i))) or 0) for i in range(5))
+        assert kept == sent, f"{sent - kept} of the other learner's increments were reset"
+    finally:
+        theirs.cleanup()

@@ -138,10 +138,18 @@ def assert_nothing_left(hub: Hub, learners: list[Learner], pids: list[int], dire
     assert not [d for d in directories if d and Path(d).exists()], "a Redis directory was left in /tmp"
 
 
+async def probe_every_kernel(kernels: dict[str, list]) -> dict[str, list[dict]]:
+    """Where each learner's kernels found their Redis (a loop: Python 3.10 refuses nested async comprehensions)."""
+    where: dict[str, list[dict]] = {}
+    for name, ks in kernels.items():
+        where[name] = [await k.probe(WHERE) for k in ks]
+    return where
+
+
 async def private_class(hub: Hub, learners: list[Learner]) -> tuple[dict[str, list[dict]], dict[str, dict]]:
     """Run the class; then, from each learner's kernel, try every kernel's socket."""
     kernels = await run_class(hub, learners)
-    where = {name: [await k.probe(WHERE) for k in ks] for name, ks in kernels.items()}
+    where = await probe_every_kernel(kernels)
     sockets = sorted(seen["url"].removeprefix("unix://") for seens in where.values() for seen in seens)
     reached = {name: await ks[-1].probe(REACH % sockets) for name, ks in kernels.items()}
     for ks in kernels.values():
@@ -245,7 +253,7 @@ except redis.exceptions.NoPermissionError as exc:
 async def shared_class(hub: Hub, learners: list[Learner], monitor: Monitor) -> tuple[dict[str, list[dict]], str]:
     """Run the class on the shared server; then have the first learner try to read the second's key."""
     kernels = await run_class(hub, learners)
-    where = {name: [await k.probe(WHERE) for k in ks] for name, ks in kernels.items()}
+    where = await probe_every_kernel(kernels)
     monitor.stop()
     peeked = await kernels[learners[0].name][-1].execute(PEEK % f"arl:{learners[1].name}:saved:0")
     for ks in kernels.values():

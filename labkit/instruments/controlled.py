@@ -313,7 +313,7 @@ class _Run:
 
     def note_script_commands(self, actor: str, label: str, commands: list[Command]) -> None:
         """Track the keys a script touched beyond its KEYS; note a script that read the server's clock."""
-        self.keys.track(commands)
+        self.keys.track(commands, within_prefix=True)
         if any(str(c[0]).upper() == "TIME" for c in commands):
             self.server_time.append(f"{actor}'s {' '.join(label.split()[:2])} at step {len(self.records) + 1}")
 

@@ -649,7 +649,7 @@ class Explorer:
         server_time = []
         if scripts and clients.scripts.started:
             ran = await clients.script_commands(scripts)
-            keys.track(ran)
+            keys.track(ran, within_prefix=True)
             server_time = ["a script via redis.call('TIME')"] if any(str(c[0]).upper() == "TIME" for c in ran) else []
         elif scripts:
             await clients.scripts.start()  # from the next run on, what scripts touch beyond KEYS is tracked

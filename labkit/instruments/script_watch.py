@@ -3,7 +3,7 @@
 A script's ``KEYS`` are what it declares; nothing stops it from calling
 ``redis.call('HSET', 'rq:job:' .. id, ...)`` on a key it built itself, or
 ``redis.call('TIME')``. The server's MONITOR feed shows every command a
-script runs (as a ``[db lua]`` line right beside the EVAL/EVALSHA/FCALL that
+script runs (as ``[db lua]`` lines right after the EVAL/EVALSHA/FCALL that
 ran it: scripts are atomic, so nothing else lands in between), which lets the
 explorer track, snapshot and reset those keys too, and say in a trace that a
 script read the server's clock, which no client-side clock can pin.
@@ -103,8 +103,11 @@ class ScriptWatch:
             end = i
             while end < len(lines) and lines[end][0]:
                 end += 1
-            beside = [lines[j][1] for j in (i - 1, end) if 0 <= j < len(lines) and not lines[j][0]]
-            if any((args[0].upper(),) + args[1:] in ours for args in beside if args):
+            # The feed shows a script's EVAL/FCALL line first, then its commands (Redis 7 and Valkey);
+            # the script is atomic, so the line right before the block is the one that ran it. The
+            # line after belongs to someone else's command, perhaps another client's script.
+            ran_it = lines[i - 1][1] if i > 0 and not lines[i - 1][0] else ()
+            if ran_it and (ran_it[0].upper(),) + ran_it[1:] in ours:
                 found += [args for _, args in lines[i:end] if args]
             i = end
         return found

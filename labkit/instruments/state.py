@@ -135,11 +135,18 @@ class _Keys:
             self.table = _TABLES[self.target.url]
         return self.table
 
-    def track(self, commands: Sequence[Command]) -> None:
+    def track(self, commands: Sequence[Command], *, within_prefix: bool = False) -> None:
+        """Remember the keys ``commands`` touch; ``within_prefix`` drops keys outside the target's namespace.
+
+        Keys read off the MONITOR feed get ``within_prefix``: on a shared server, a key
+        outside this learner's prefix is someone else's, and must never be reset.
+        """
         assert self.table is not None
         seen, _ = self.table.touched(commands)
+        prefix = self.target.prefix if within_prefix else ""
         for k in seen:
-            self.seen.setdefault(k)
+            if k.startswith(prefix):
+                self.seen.setdefault(k)
 
     async def reset(self, admin: aredis.Redis) -> int:
         """Delete every key touched so far (and the ones earlier explorers on this target recorded)."""
