@@ -2,8 +2,12 @@
 
 Notebooks hold the story; this package holds the code, so pytest can test all of it.
 This module is the map of what learners use: notebooks import from here (or from one
-lesson module). Widgets load lazily, so ``import labkit`` pulls in neither matplotlib
-nor ipywidgets. ARCHITECTURE.md shows the layers behind these names.
+lesson module). ARCHITECTURE.md shows the layers behind these names.
+
+Every name loads on first use: ``import labkit`` itself imports nothing, so a worker
+process (``labkit.tasks.worker``) starts in a fraction of a second instead of paying
+for the checks, the explorer and the reviewer, and ``import labkit`` pulls in neither
+matplotlib nor ipywidgets.
 """
 
 from __future__ import annotations
@@ -11,32 +15,40 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .errors import CheckFailed, LabError, RedisBinaryNotFound, RedisStartError, RedisUnreachable
-from .exercises.framework import CheckResult, NotYet, check, exercise
-from .instruments.explorer import Explorer
-from .instruments.loop_monitor import LoopMonitor, MonitorResult
-from .instruments.stepping import step
-from .lessons import boundaries, race_demo, rq_case
-from .lessons.heartbeat_demo import compare_modes as compare_heartbeats
-from .lessons.heartbeat_demo import run_heartbeat_demo
-from .lessons.mystery_service import IngestService
-from .lessons.race_demo import doc_state, incident
-from .lessons.shutdown_demo import compare_shutdowns, run_shutdown_demo
-from .lessons.stall_demo import compare as compare_stalls
-from .lessons.stall_demo import run_stall
-from .model import llm
-from .model.cpu_pool import shutdown_shared_pool
-from .model.endpoint import ModelEndpoint, ask, model_endpoint
-from .redis.target import RedisTarget, redis_target
-from .review import Finding, Review, ReviewError, review_paths, review_source
-from .tasks import completion, reconcilers
-from .tasks.chaos import ChaosResult, fault_schedule, run_chaos
-from .tasks.recovery import recovery_loop
-from .tasks.store import DONE, FAIL, QUEUED, RUNNING, Store, doc_of
-from .cli.doctor import run_doctor
-
-# Widgets: loaded on first use (they import ipywidgets and matplotlib).
-_WIDGETS = {
+# public name -> the module that defines it (``name@attr`` when the module calls it something else)
+_PUBLIC: dict[str, str] = {
+    **dict.fromkeys(["CheckFailed", "LabError", "RedisBinaryNotFound", "RedisStartError", "RedisUnreachable"],
+                    "labkit.errors"),
+    **dict.fromkeys(["CheckResult", "NotYet", "check", "exercise"], "labkit.exercises.framework"),
+    "Explorer": "labkit.instruments.explorer",
+    "LoopMonitor": "labkit.instruments.loop_monitor",
+    "MonitorResult": "labkit.instruments.loop_monitor",
+    "step": "labkit.instruments.stepping",
+    "boundaries": "labkit.lessons.boundaries",
+    "race_demo": "labkit.lessons.race_demo",
+    "rq_case": "labkit.lessons.rq_case",
+    "compare_heartbeats": "labkit.lessons.heartbeat_demo@compare_modes",
+    "run_heartbeat_demo": "labkit.lessons.heartbeat_demo",
+    "IngestService": "labkit.lessons.mystery_service",
+    "doc_state": "labkit.lessons.race_demo",
+    "incident": "labkit.lessons.race_demo",
+    "compare_shutdowns": "labkit.lessons.shutdown_demo",
+    "run_shutdown_demo": "labkit.lessons.shutdown_demo",
+    "compare_stalls": "labkit.lessons.stall_demo@compare",
+    "run_stall": "labkit.lessons.stall_demo",
+    "llm": "labkit.model.llm",
+    "shutdown_shared_pool": "labkit.model.cpu_pool",
+    **dict.fromkeys(["ModelEndpoint", "ask", "model_endpoint"], "labkit.model.endpoint"),
+    **dict.fromkeys(["http_chat", "http_achat"], "labkit.model.http_model"),
+    **dict.fromkeys(["RedisTarget", "redis_target"], "labkit.redis.target"),
+    **dict.fromkeys(["Finding", "Review", "ReviewError", "review_paths", "review_source"], "labkit.review"),
+    "completion": "labkit.tasks.completion",
+    "reconcilers": "labkit.tasks.reconcilers",
+    **dict.fromkeys(["ChaosResult", "fault_schedule", "run_chaos"], "labkit.tasks.chaos"),
+    "recovery_loop": "labkit.tasks.recovery",
+    **dict.fromkeys(["DONE", "FAIL", "QUEUED", "RUNNING", "Store", "doc_of"], "labkit.tasks.store"),
+    "run_doctor": "labkit.cli.doctor",
+    # widgets: they import ipywidgets and matplotlib
     "stall_panel": "labkit.lessons.stall_widget",
     "be_the_scheduler": "labkit.lessons.scheduler_widget",
     "heartbeat_panel": "labkit.lessons.heartbeat_widget",
@@ -44,26 +56,20 @@ _WIDGETS = {
     "progress_bar": "labkit.lessons.chaos_widget",
 }
 
-# The plain-HTTP model calls: loaded on first use (they import httpx).
-_HTTP = {"http_chat": "labkit.model.http_model", "http_achat": "labkit.model.http_model"}
-
 
 def __getattr__(name: str) -> Any:
-    if name in _WIDGETS:
-        return getattr(import_module(_WIDGETS[name]), name)
-    if name in _HTTP:
-        return getattr(import_module(_HTTP[name]), name)
-    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    where = _PUBLIC.get(name)
+    if where is None:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+    module_name, _, attr = where.partition("@")
+    module = import_module(module_name)
+    value = module if module_name.rpartition(".")[2] == name and not attr else getattr(module, attr or name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
 
 
-__all__ = [
-    "DONE", "FAIL", "QUEUED", "RUNNING",
-    "ChaosResult", "CheckFailed", "CheckResult", "Explorer", "Finding", "IngestService", "LabError",
-    "LoopMonitor", "MonitorResult", "NotYet", "RedisBinaryNotFound", "RedisStartError", "RedisTarget",
-    "ModelEndpoint", "RedisUnreachable", "Review", "ReviewError", "Store",
-    "ask", "boundaries", "check", "compare_heartbeats", "compare_shutdowns", "compare_stalls", "completion",
-    "doc_of", "doc_state", "exercise", "fault_schedule", "incident", "llm", "model_endpoint", "race_demo", "reconcilers", "rq_case",
-    "recovery_loop", "redis_target", "review_paths", "review_source", "run_chaos", "run_doctor",
-    "run_heartbeat_demo", "run_shutdown_demo", "run_stall", "shutdown_shared_pool", "step",
-    *_WIDGETS, *_HTTP,
-]
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+__all__ = sorted(_PUBLIC)
