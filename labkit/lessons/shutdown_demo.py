@@ -143,13 +143,17 @@ async def run_shutdown_demo(
     python_path: Sequence[str] = (),
     drain: bool = False,
     exit_timeout_s: float = 15.0,
+    ttl_s: float = TTL_S,
 ) -> ShutdownRun:
     """Run one scenario (see :data:`SCENARIOS`) against a real worker process.
 
     ``spec`` replaces the scenario's ``args`` and ``signals`` (checks run the
     learner's worker this way). ``drain`` then runs a second, well-behaved worker
     until the document is DONE, so the run shows whether any task was lost or
-    run twice.
+    run twice. The recovery loop stops before that worker starts: it is there for
+    the signalled worker's task, and a starved machine must not make it take the
+    lab's own draining worker for dead. ``ttl_s``: the workers' heartbeat TTL
+    (checks, which judge shutdown and not heartbeats, give a loaded machine room).
     """
     if spec is None and scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}, got {scenario!r}")
@@ -163,8 +167,8 @@ async def run_shutdown_demo(
     try:
         async with ProcessGroup(run_target, python_path) as group:
             say(0.1, f"{scenario}: starting the worker")
-            proc = await group.start("w1", "--ttl", str(TTL_S), *spec["args"])
-            recovery = asyncio.create_task(recovery_loop(run_target, stop, ttl_s=TTL_S, scan_s=0.05))
+            proc = await group.start("w1", "--ttl", str(ttl_s), *spec["args"])
+            recovery = asyncio.create_task(recovery_loop(run_target, stop, ttl_s=ttl_s, scan_s=0.05))
             await store.create_doc("d1", len(tasks))
 
             async def claimed() -> bool:
@@ -189,15 +193,15 @@ async def run_shutdown_demo(
             async def none_running() -> bool:
                 return all(s.state != RUNNING for s in [await store.task(t) for t in tasks])
 
-            await _wait_for(none_running, TTL_S + 2.0, step=0.01)
+            await _wait_for(none_running, ttl_s + 2.0, step=0.01)
+            stop.set()
+            await recovery
             doc_state = ""
             if drain:
                 say(0.8, f"{scenario}: a second worker drains the queue")
-                await group.start("w2", "--ttl", str(TTL_S), "--mode", "async-client", "--latency", "0.05")
+                await group.start("w2", "--ttl", str(ttl_s), "--mode", "async-client", "--latency", "0.05")
                 await _wait_for(lambda: _doc_done(store), 8.0)
                 doc_state = (await store.doc("d1")).state
-            stop.set()
-            await recovery
             events = await execlog.read(client, run_target)
             verdicts = [e.t for e in events if e.kind == "dead" and e.get("requeued")]
             stuck = 0.0
