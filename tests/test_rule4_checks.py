@@ -55,6 +55,17 @@ async def skips_the_model(system_msg, history, conf):
     return "a made-up reply"
 
 
+async def made_up_in_a_thread(system_msg, history, conf):
+    # changes the problem: waits as long as the model would, in a thread, and computes its reply
+    await asyncio.to_thread(time.sleep, conf["latency_s"])
+    return llm.reply_for(system_msg, history, conf)
+
+
+async def made_up_on_the_loop(system_msg, history, conf):
+    await asyncio.sleep(conf["latency_s"])
+    return llm.reply_for(system_msg, history, conf)
+
+
 SOURCE_ANSWER = """
 async def handle(system_msg, history, conf):
     return await asyncio.to_thread(llm.chat, system_msg, history, conf)
@@ -74,6 +85,8 @@ async def test_offload_handler_accepts(answer) -> None:
     (blocking_original, "declared dead"),
     (sync_http_on_the_loop, "declared dead"),
     (skips_the_model, "model's reply"),
+    (made_up_in_a_thread, "the model was never asked for it"),
+    (made_up_on_the_loop, "the model was never asked for it"),
     (llm.chat, "async def"),
     (with_to_thread("s", [], None), "a call"),
 ])

@@ -15,17 +15,21 @@ declared dead while it was alive, or a task whose model call ran twice, is a
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from typing import Any
 
 from ..model import llm
+from ..model.endpoint import model_endpoint
 from .framework import NotYet, exercise, reject_call_result
 from ..errors import LabError
 from ..lessons.heartbeat_demo import HeartbeatRun, run_heartbeat_demo
 from .learner_code import LearnerModule
+from ..tasks.store import task_id
 from ..tasks.worker import SYSTEM_MSG, history_for
 
 TTL_S = 0.5
+TASKS = 3
 SLOW_S = 1.0
 LATENCY_S = 0.1
 
@@ -42,7 +46,7 @@ async def _trial(module: LearnerModule, flag: str, work_args: list[str]) -> Hear
     with module:
         try:
             return await run_heartbeat_demo(
-                "same-loop", ttl_s=TTL_S, scan_s=0.05, tasks=3, latency_s=LATENCY_S, slow_latency_s=SLOW_S,
+                "same-loop", ttl_s=TTL_S, scan_s=0.05, tasks=TASKS, latency_s=LATENCY_S, slow_latency_s=SLOW_S,
                 extra_args=[*work_args, flag, module.spec], python_path=[str(module.dir)],
                 timeout_s=6.0, ready_timeout_s=6.0)
         except LabError as exc:
@@ -75,14 +79,35 @@ def _common_verdict(run: HeartbeatRun, what: str, fix: str) -> None:
         raise NotYet(f"After SIGTERM the workers exited with {bad}, not 0.{_log_hint(run)}")
 
 
-def _check_replies(run: HeartbeatRun) -> None:
+def _replies() -> dict[str, str]:
+    return {t: llm.reply_for(SYSTEM_MSG, history_for(t)) for t in (task_id("d1", i + 1) for i in range(TASKS))}
+
+
+async def _served_by_server() -> dict[str, int]:
+    """How often the lab's model server has sent each task's reply so far (it counts, per reply)."""
+    endpoint = await asyncio.to_thread(model_endpoint)
+    return {t: await asyncio.to_thread(endpoint.served, reply) for t, reply in _replies().items()}
+
+
+def _check_replies(run: HeartbeatRun, server_before: dict[str, int], server_after: dict[str, int]) -> None:
+    expected_replies = _replies()
+    ran: dict[str, int] = {}
     for e in run.events:
         if e.kind != "ran":
             continue
-        expected = llm.reply_for(SYSTEM_MSG, history_for(str(e.get("task"))), {"latency_s": LATENCY_S})
+        task = str(e.get("task"))
+        expected = expected_replies.get(task, "")
         if e.get("reply") != expected[:200]:
-            raise NotYet(f"handle returned {e.get('reply')!r:.80} for {e.get('task')}, but the model's reply was "
+            raise NotYet(f"handle returned {e.get('reply')!r:.80} for {task}, but the model's reply was "
                          f"{expected!r}: return the model's reply unchanged (what http_chat or llm.chat returns).")
+        ran[task] = ran.get(task, 0) + 1
+        asked = int(e.get("asked_here", 0)) + server_after.get(task, 0) - server_before.get(task, 0)
+        if asked < ran[task]:
+            raise NotYet(f"handle returned the right reply for {task}, but the model was never asked for it: "
+                         "the reply was made up (computed with llm.reply_for, or copied) instead of coming from "
+                         "a model call. The exercise is to keep the heartbeat alive *while the model is called*: "
+                         "call it in a thread (`await asyncio.to_thread(http_chat, system_msg, history, conf)`) "
+                         "or through an async client (`await http_achat(system_msg, history, conf)`).")
         took = e.t - float(e.get("began", e.t))
         if took < 0.8 * LATENCY_S:
             raise NotYet(f"handle returned after {took * 1000:.0f} ms, before the model could answer: await the "
@@ -95,12 +120,13 @@ async def check_offload_handler(handle: Any) -> str:
     reject_call_result(handle, "labkit.check(..., handle)")
     if callable(handle) and not isinstance(handle, str) and not inspect.iscoroutinefunction(handle):
         raise NotYet("handle must be an `async def`: the worker awaits it on its event loop, next to the heartbeat.")
+    server_before = await _served_by_server()
     run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
     _common_verdict(run, "handle", "The blocking model call (a sync HTTP client such as http_chat, httpx.Client "
                     "or OpenAI, or llm.chat) held the worker's loop, so its heartbeat task could not run. Offload it "
                     "(`await asyncio.to_thread(http_chat, system_msg, history, conf)`) or use an async client "
                     "(`await http_achat(system_msg, history, conf)`).")
-    _check_replies(run)
+    _check_replies(run, server_before, await _served_by_server())
     return (f"A {SLOW_S:g} s call with a {TTL_S:g} s TTL: no worker was declared dead, every task ran once "
             f"({run.executions}), and the workers exited 0.")
 

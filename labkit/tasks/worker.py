@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from ..model import llm
 from ..model.http_model import http_achat, http_chat
 from .completion import Outcome, complete_fenced
 from .execlog import record
@@ -245,8 +246,11 @@ class Worker:
         """Run the task and complete it under our epoch; ``STALE`` if it was taken from us."""
         began = time.time()
         reply = await self.call_model(claim.task)
+        # A learner's handler: how often the stand-in model answered this task in this process (a check adds
+        # the local server's count, so a reply made up without asking the model is seen for what it is)
+        asked = {"asked_here": llm.served(SYSTEM_MSG, history_for(claim.task))} if self._handler else {}
         await record(self.client, self.target, "ran", self.id, task=claim.task, epoch=claim.epoch,
-                     began=began, reply=str(reply)[:200])
+                     began=began, reply=str(reply)[:200], **asked)
         outcome = await complete_fenced(self.store, claim.task, claim.epoch)
         await record(self.client, self.target, "finish", self.id, task=claim.task, epoch=claim.epoch,
                      outcome=outcome.value)
