@@ -85,3 +85,35 @@ def test_a_shutdown_that_ignored_its_grace_is_not_drawn_as_clean() -> None:
                            states_at_exit={"d1-t1": "DONE"}, stuck_running_s=0.0, grace_s=2.0)
     assert outcome(graceful)[1]
     assert_fit_to_show(plot_shutdowns([graceful, run]))
+
+
+def test_every_figure_carries_its_point_as_one_line() -> None:
+    from labkit.figures.style import stating
+    from labkit.lessons.demo_panel import said
+
+    monitor = monitor_with_a_stall()
+    fig = monitor.plot()
+    swallowed = len(monitor.samples) - monitor.ticks
+    assert swallowed > 40 and fig.labkit_point == monitor.point
+    assert monitor.point.startswith(f"1 stall(s) held the loop for 500 ms and swallowed {swallowed} ticks")
+    run = ShutdownRun("blocked-sync", t0=0.0, signals=[(0.2, "SIGTERM")], exit_code=0, exited_at=2.1,
+                      states_at_exit={"d1-t1": "DONE"}, stuck_running_s=0.0, grace_s=0.5)
+    assert run.plot().labkit_point == run.point == "blocked-sync: exit 0, 0.5 s grace ignored (not clean)."
+    with pytest.raises(ValueError, match="one non-empty line"):
+        stating(fig, "two\nlines")
+    # a demo panel's text opens with the point, once
+    assert said(fig, "details").startswith(f"<b>{monitor.point}</b>")
+    assert said(fig, f"<pre>{monitor.point}\nmore</pre>").count(monitor.point) == 1
+
+
+def test_the_chaos_point_names_the_fencing() -> None:
+    fired = [Fired(Fault(5, "freeze", 0), t=1.0, worker="w0", replacement="w0-restart1", seconds=1.1, task="doc2-t1")]
+    result = ChaosResult(seed=1, workers=3, tasks=10, schedule=[f.fault for f in fired], fired=fired, tasks_done=10,
+                         effective_completions=10, duplicate_executions=1, stale_completions=1, done_to_fail=0,
+                         lost=[], dead_verdicts=1, crashed=[], sigterm_exit_codes={}, seconds=2.0,
+                         timeline=[(0.5, 3), (1.5, 7), (2.0, 10)])
+    fig = plot_chaos(result)
+    assert_fit_to_show(fig)
+    assert "1 ran again, 1 zombie write(s) fenced off" in result.point
+    assert str(result).splitlines()[0] == result.point == result.plot().labkit_point
+    assert "w0 frozen 1.1 s holding doc2-t1" in str(result)

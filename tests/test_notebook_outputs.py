@@ -1,9 +1,11 @@
-"""What a learner sees after Run All: every figure once and not too wide, cards without raw Markdown.
+"""What a learner sees after Run All: every figure once and not too wide, its point printed, cards without raw Markdown.
 
 Executes each notebook (learner and solution) in a fresh kernel, as a learner would,
 and then looks at the outputs rather than the code: a cell that shows the same
 image twice, an HTML card that still carries Markdown syntax (backticks,
-``**bold**``), or a figure wider than JupyterLab's content column, fails with
+``**bold**``), a figure wider than JupyterLab's content column, or a figure whose
+point (the one line it carries, see ``labkit.figures.style.stating``) is not also
+printed as a line of the same cell, for screen readers and terminals, fails with
 the notebook, the cell and what was wrong.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import os
 import re
 import struct
@@ -31,6 +34,10 @@ MAX_PNG_WIDTH = 1000
 # Markdown that should have been rendered: `code`, **bold**, [text](link).
 MARKDOWN_LEFTOVERS = re.compile(r"`[^`\n]+`|\*\*[^*\n]+\*\*|\[[^\]\n]+\]\([^)\n]+\)")
 TAG = re.compile(r"<[^>]+>")
+# Run last in the kernel: the point of every Figure a cell returned, by execution count.
+POINTS_PROBE = ("import json as _json\n"
+                "print('LABKIT-POINTS', _json.dumps({n: getattr(v, 'labkit_point', None) for n, v in Out.items()"
+                " if type(v).__name__ == 'Figure'}))")
 
 
 def image_digests(outputs: list[Any]) -> list[str]:
@@ -73,14 +80,46 @@ def test_the_checks_find_what_they_look_for() -> None:
     assert markdown_in_html("<pre>x = `a`</pre>") == []
     header = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", 951, 400)
     assert png_widths([{"data": {"image/png": base64.b64encode(header).decode()}}]) == [951]
+    shown = {"output_type": "execute_result", "data": {"image/png": png}}
+    said = {"output_type": "stream", "name": "stdout", "text": "10 of 17 schedules fail.\nmore\n"}
+    cell = nbformat.v4.new_code_cell("x.plot()", execution_count=3)
+    cell.outputs = [said, shown]
+    assert unstated_points([cell], {"3": "10 of 17 schedules fail."}) == []
+    assert "not printed" in unstated_points([cell], {"3": "a different point"})[0]
+    assert "states no point" in unstated_points([cell], {"3": None})[0]
+    assert "not a Figure" in unstated_points([cell], {})[0]
 
 
-def _execute(notebook: Path) -> Any:
+def printed_lines(outputs: list[Any]) -> set[str]:
+    """Every line a cell printed to stdout."""
+    return {line.strip() for output in outputs if output.get("name") == "stdout"
+            for line in str(output.get("text", "")).splitlines()}
+
+
+def unstated_points(cells: list[Any], points: dict[str, Any]) -> list[str]:
+    """Cells showing a figure whose point is missing, or not printed as one line of that cell."""
+    problems = []
+    for index, cell in enumerate(cells):
+        if cell.cell_type != "code" or not image_digests(cell.outputs):
+            continue
+        count = str(cell.get("execution_count"))
+        if count not in points:
+            problems.append(f"cell {index}: shows an image that is not a Figure the cell returned")
+        elif not points[count]:
+            problems.append(f"cell {index}: its figure states no point (draw it through a result's plot())")
+        elif points[count] not in printed_lines(cell.outputs):
+            problems.append(f"cell {index}: the figure's point is not printed as a line: {points[count]!r}")
+    return problems
+
+
+def _execute(notebook: Path) -> tuple[Any, dict[str, Any]]:
     """Run the notebook in a fresh kernel with checks in their plain mode: cards are shown, never raised
-    (nbval already holds every check to its verdict; here only what is shown counts)."""
+    (nbval already holds every check to its verdict; here only what is shown counts).
+    Returns the executed notebook and the point of each figure its cells returned."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(notebook, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(POINTS_PROBE))
     env_mode = os.environ.pop("LABKIT_CHECK_MODE", None)
     try:
         NotebookClient(nb, timeout=120, kernel_name="python3",
@@ -88,13 +127,15 @@ def _execute(notebook: Path) -> Any:
     finally:
         if env_mode is not None:
             os.environ["LABKIT_CHECK_MODE"] = env_mode
-    return nb
+    probe = nb.cells.pop()
+    line = next(text for text in printed_lines(probe.outputs) if text.startswith("LABKIT-POINTS"))
+    return nb, json.loads(line.split(" ", 1)[1])
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.relative_to(ROOT / "notebooks").as_posix())
 def test_each_figure_once_and_cards_rendered(notebook: Path) -> None:
-    nb = _execute(notebook)
-    problems = []
+    nb, points = _execute(notebook)
+    problems = unstated_points(nb.cells, points)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue

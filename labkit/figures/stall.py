@@ -121,8 +121,7 @@ def plot_runs(runs: Sequence[StallRun]) -> Any:
             top, bottom = grid[0][col], grid[1][col]
             draw_timeline(top, run.monitor, ymax_ms=ymax, xmax_s=xmax)
             draw_missed_beats(top, run.heartbeat.missed)
-            missed = len(run.heartbeat.missed)
-            verdict = "looked dead" if run.heartbeat.looked_dead else f"{missed} beat{'' if missed == 1 else 's'} missed"
+            verdict = run.verdict.replace("the heartbeat ", "").replace("heartbeat", "beat")
             top.set_title(f"{run.strategy}\np99 {run.p99_ms:.1f} ms, {verdict}", fontsize=11)
             draw_histogram(bottom, run.monitor, bins)
             bottom.set_title("how often each lag happened", fontsize=10)

@@ -35,6 +35,15 @@ def styled() -> Iterator[None]:
         yield
 
 
+def stating(fig: Any, point: str) -> Any:
+    """Attach the one line that says what ``fig`` shows: a notebook prints the same line beside it,
+    for screen readers, terminals and anyone who cannot tell the colours apart. Returns ``fig``."""
+    if not point.strip() or "\n" in point:
+        raise ValueError(f"a figure's point is one non-empty line, got {point!r}")
+    fig.labkit_point = point
+    return fig
+
+
 def new_figure(width: float, height: float) -> Any:
     """A pyplot-free Figure at most :data:`MAX_WIDTH_IN` wide, laid out so nothing is clipped."""
     from matplotlib.figure import Figure

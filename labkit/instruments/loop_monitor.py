@@ -296,6 +296,15 @@ class MonitorResult:
             "stalled_s": round(self.stalled_s, 3),
         }
 
+    @property
+    def point(self) -> str:
+        """What the timeline shows, in one line."""
+        if not self.stalls:
+            return f"No stall: every tick ran within {self.max_ms:.1f} ms of its time (p99 {self.p99_ms:.1f} ms)."
+        swallowed = len(self._sorted) - self.ticks
+        return (f"{self.stall_count} stall(s) held the loop for {self.stalled_s * 1000:.0f} ms and swallowed "
+                f"{swallowed} ticks, each counted with the lag it would have had: p99 {self.p99_ms:.0f} ms.")
+
     def __str__(self) -> str:
         s = self.summary()
         head = (
@@ -311,8 +320,9 @@ class MonitorResult:
     def plot(self, ax: Any = None) -> Any:
         """Lag over time with stalls as tall bars; returns the matplotlib Figure."""
         from ..figures.stall import plot_monitor
+        from ..figures.style import stating
 
-        return plot_monitor(self, ax=ax)
+        return stating(plot_monitor(self, ax=ax), self.point)
 
 
 

@@ -177,11 +177,22 @@ class RunResult:
         lines.append("  actors: " + "; ".join(a.describe() for a in self.actors.values()))
         return "\n".join(lines)
 
+    @property
+    def verdict(self) -> str:
+        """The run's outcome in a few words: the failure without its command, or that all held."""
+        return self.message.split(" (", 1)[0] if self.failed else "every invariant holds"
+
+    @property
+    def point(self) -> str:
+        """What the timeline figure shows, in one line."""
+        return f"Schedule {self.schedule_id or '(free-running)'}: {self.verdict}."
+
     def plot(self, **kwargs: Any) -> Any:
         """A timeline figure of this run (see :func:`labkit.figures.race.plot_timeline`)."""
         from ..figures.race import plot_timeline
+        from ..figures.style import stating
 
-        return plot_timeline(self, **kwargs)
+        return stating(plot_timeline(self, **kwargs), self.point)
 
     def __str__(self) -> str:
         return self.trace()
@@ -237,11 +248,21 @@ class ExploreResult:
         return (f"{head}\nFirst failing schedule (found after {self.seconds_to_first_failure:.3f} s), "
                 f"replay with explorer.replay({first.schedule_id!r}):\n{first.trace()}")
 
+    @property
+    def point(self) -> str:
+        """What the schedule grid shows, in one line."""
+        first = self.first_failure
+        if first is None:
+            return f"All {self.schedules} schedules of {self.name} keep every invariant."
+        return (f"{len(self.failing)} of {self.schedules} schedules of {self.name} break an invariant; "
+                f"the first, {first.schedule_id}: {first.verdict}.")
+
     def plot(self, **kwargs: Any) -> Any:
         """A figure of all schedules and their outcomes (see :func:`labkit.figures.race.plot_schedules`)."""
         from ..figures.race import plot_schedules
+        from ..figures.style import stating
 
-        return plot_schedules(self, **kwargs)
+        return stating(plot_schedules(self, **kwargs), self.point)
 
     def __str__(self) -> str:
         return self.summary()

@@ -6,6 +6,8 @@ and :mod:`labkit.lessons.demo_panel` runs it on a background thread with its own
 
 from __future__ import annotations
 
+import html
+
 from typing import Any, Callable
 
 from ..tasks.chaos import run_chaos
@@ -34,4 +36,4 @@ def chaos_panel(seed: int = 1) -> Any:
     async def run(progress: Progress) -> Any:
         return await run_chaos(seed_box.value, progress=progress)
 
-    return demo_panel([[seed_box]], run, describe=lambda result: f"<pre>{result}</pre>", name="chaos")
+    return demo_panel([[seed_box]], run, describe=lambda result: f"<pre>{html.escape(str(result))}</pre>", name="chaos")

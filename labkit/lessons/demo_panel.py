@@ -10,6 +10,7 @@ own; ``run`` does the measuring and returns a result that can ``plot()`` itself.
 from __future__ import annotations
 
 import asyncio
+import html
 import io
 import threading
 from typing import Any, Awaitable, Callable, Sequence
@@ -23,6 +24,12 @@ def figure_png(fig: Any) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
+
+
+def said(figure: Any, text: str) -> str:
+    """The panel's text, opening with the figure's point (one line) unless it already holds it."""
+    point = getattr(figure, "labkit_point", "")
+    return text if not point or html.escape(point) in text else f"<b>{html.escape(point)}</b><br>{text}"
 
 
 def demo_panel(
@@ -53,9 +60,10 @@ def demo_panel(
         try:
             result = asyncio.run(run(progress))  # this thread's own loop, not the kernel's
             status.value = "drawing..."
-            picture.value = figure_png(result.plot())
+            figure = result.plot()
+            picture.value = figure_png(figure)
             picture.layout.display = None
-            status.value = describe(result)
+            status.value = said(figure, describe(result))
             bar.value, bar.description = 1.0, "done"
         except Exception as exc:  # shown in the panel: a widget callback has nowhere else to report
             status.value = f"<b>Run failed:</b> {type(exc).__name__}: {exc}"

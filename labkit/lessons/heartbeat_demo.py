@@ -61,6 +61,13 @@ class HeartbeatRun:
     def ran_twice(self) -> list[str]:
         return [t for t, n in self.executions.items() if n > 1]
 
+    @property
+    def point(self) -> str:
+        """What the age-and-tasks figure shows, in one line."""
+        twice = len(self.ran_twice)
+        return (f"{self.mode}: {self.false_dead} worker(s) wrongly declared dead, {twice} task(s) ran twice, "
+                f"document {self.doc_state}.")
+
     def __str__(self) -> str:
         verdicts = ", ".join(f"{v.worker} at {v.at - self.t0:.2f} s" for v in self.verdicts) or "none"
         repeated = ", ".join(f"{task} ran {n} times" for task, n in self.executions.items() if n > 1)
@@ -71,21 +78,28 @@ class HeartbeatRun:
 
     def plot(self) -> Any:
         from ..figures.heartbeat import plot_run
+        from ..figures.style import stating
 
-        return plot_run(self)
+        return stating(plot_run(self), self.point)
 
 
 @dataclass
 class HeartbeatComparison:
     runs: list[HeartbeatRun]
 
+    @property
+    def point(self) -> str:
+        """What the side-by-side figure shows, in one line."""
+        return "; ".join(f"{r.mode}: {r.false_dead} wrongly dead, {len(r.ran_twice)} ran twice" for r in self.runs) + "."
+
     def __str__(self) -> str:
-        return "\n".join(str(r) for r in self.runs)
+        return "\n".join([self.point, *(str(r) for r in self.runs)])
 
     def plot(self) -> Any:
         from ..figures.heartbeat import plot_comparison
+        from ..figures.style import stating
 
-        return plot_comparison(self)
+        return stating(plot_comparison(self), self.point)
 
 
 async def run_heartbeat_demo(

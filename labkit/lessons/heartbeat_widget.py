@@ -7,6 +7,8 @@ expression. Each run starts real worker processes; all measuring is done by
 
 from __future__ import annotations
 
+import html
+
 from typing import Any
 
 from .demo_panel import Progress, demo_panel
@@ -31,4 +33,5 @@ def heartbeat_panel() -> Any:
             return await compare_modes(**options)
         return await run_heartbeat_demo(mode.value, **options)
 
-    return demo_panel([[mode], [ttl, slow]], run, describe=lambda r: str(r).replace("\n", "<br>"), name="heartbeat")
+    return demo_panel([[mode], [ttl, slow]], run, describe=lambda r: "<br>".join(html.escape(line) for line in str(r).splitlines()),
+                      name="heartbeat")

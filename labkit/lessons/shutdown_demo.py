@@ -91,6 +91,14 @@ class ShutdownRun:
         """The worker took longer than its grace period to go (its loop could not hear the signal)."""
         return self.shutdown_s > self.grace_s + GRACE_SLACK_S
 
+    @property
+    def point(self) -> str:
+        """What its row of the figure shows, in one line."""
+        from ..figures.shutdown import outcome
+
+        label, good = outcome(self)
+        return f"{self.scenario}: {label}{'' if good else ' (not clean)'}."
+
     def __str__(self) -> str:
         sent = " + ".join(name for _, name in self.signals)
         stuck = f", stuck RUNNING {self.stuck_running_s:.2f} s until recovery" if self.left_running else ""
@@ -101,24 +109,31 @@ class ShutdownRun:
 
     def plot(self) -> Any:
         from ..figures.shutdown import plot_shutdowns
+        from ..figures.style import stating
 
-        return plot_shutdowns([self])
+        return stating(plot_shutdowns([self]), self.point)
 
 
 @dataclass
 class ShutdownComparison:
     runs: list[ShutdownRun]
 
+    @property
+    def point(self) -> str:
+        """What the figure shows, in one line."""
+        return "; ".join(r.point.rstrip(".") for r in self.runs) + "."
+
     def __str__(self) -> str:
-        return "\n".join(str(r) for r in self.runs)
+        return "\n".join([self.point, *(str(r) for r in self.runs)])
 
     def __getitem__(self, scenario: str) -> ShutdownRun:
         return next(r for r in self.runs if r.scenario == scenario)
 
     def plot(self) -> Any:
         from ..figures.shutdown import plot_shutdowns
+        from ..figures.style import stating
 
-        return plot_shutdowns(self.runs)
+        return stating(plot_shutdowns(self.runs), self.point)
 
 
 async def _doc_done(store: Store) -> bool:

@@ -146,6 +146,17 @@ class StallRun:
             "work_s": round(self.work_s, 3),
         }
 
+    @property
+    def verdict(self) -> str:
+        """What the heartbeat beside the requests went through."""
+        missed = len(self.heartbeat.missed)
+        return "the heartbeat looked dead" if self.heartbeat.looked_dead else \
+            f"{missed} heartbeat{'' if missed == 1 else 's'} missed"
+
+    @property
+    def point(self) -> str:
+        return points_of([self])
+
     def __str__(self) -> str:
         s = self.summary()
         return (
@@ -160,8 +171,9 @@ class StallRun:
     def plot(self) -> Any:
         """Lag timeline with missed heartbeats, and the lag histogram; returns the Figure."""
         from ..figures.stall import plot_runs
+        from ..figures.style import stating
 
-        return plot_runs([self])
+        return stating(plot_runs([self]), self.point)
 
 
 @dataclass(frozen=True)
@@ -179,8 +191,13 @@ class StallComparison:
     def summary(self) -> list[dict[str, Any]]:
         return [run.summary() for run in self.runs]
 
+    @property
+    def point(self) -> str:
+        """What the side-by-side figure shows, in one line."""
+        return points_of(self.runs)
+
     def __str__(self) -> str:
-        return "\n".join(str(run) for run in self.runs)
+        return "\n".join([self.point, *(str(run) for run in self.runs)])
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
@@ -188,8 +205,17 @@ class StallComparison:
     def plot(self) -> Any:
         """All runs side by side, same scale; returns the Figure."""
         from ..figures.stall import plot_runs
+        from ..figures.style import stating
 
-        return plot_runs(list(self.runs))
+        return stating(plot_runs(list(self.runs)), self.point)
+
+
+def points_of(runs: Sequence[StallRun]) -> str:
+    """One line for one or more runs of the same workload: each strategy's p99 and its heartbeat."""
+    first = runs[0]
+    plural = "" if first.requests == 1 else "s"
+    return (f"{first.requests} request{plural} of {first.call_s:g} s ({first.work}): "
+            + "; ".join(f"{run.strategy} p99 {run.p99_ms:.1f} ms, {run.verdict}" for run in runs) + ".")
 
 
 # --------------------------------------------------------------------------- running

@@ -6,6 +6,8 @@ All measuring is done by :mod:`labkit.lessons.stall_demo`; the frame by :mod:`la
 
 from __future__ import annotations
 
+import html
+
 from typing import Any
 
 from .demo_panel import Progress, demo_panel
@@ -30,5 +32,5 @@ def stall_panel() -> Any:
 
     return demo_panel(
         [[call_s, requests], [work, strategy]], run,
-        describe=lambda result: "<br>".join(str(r) for r in result.runs), name="stall",
+        describe=lambda result: "<br>".join(html.escape(line) for line in str(result).splitlines()), name="stall",
     )

@@ -178,12 +178,21 @@ class ChaosResult:
             "lost": len(self.lost), "seconds": round(self.seconds, 2),
         }
 
+    @property
+    def point(self) -> str:
+        """What the progress-and-tally figure shows, in one line."""
+        return (f"{self.effective_completions}/{self.tasks} tasks DONE once in effect through {self.kills} kill -9, "
+                f"{self.sigterms} SIGTERM, {self.freezes} freeze and {self.redis_restarts} Redis restart: "
+                f"{self.duplicate_executions} ran again, {self.stale_completions} zombie write(s) fenced off, "
+                f"{self.done_to_fail} DONE -> FAIL, {len(self.lost)} lost.")
+
     def __str__(self) -> str:
         verdict = "every invariant held" if self.ok else "INVARIANT BROKEN"
         graceful = ", ".join(f"{w}: {c}" for w, c in self.sigterm_exit_codes.items()) or "none"
         frozen = "".join(f"; {f.worker} frozen {f.seconds:.1f} s holding {f.task}" for f in self.fired
                          if f.fault.kind == "freeze" and f.task)
         return (
+            f"{self.point}\n"
             f"chaos run, seed {self.seed}: {self.workers} workers, {self.tasks} tasks, {self.seconds:.1f} s: {verdict}\n"
             f"  faults: {self.kills} kill -9, {self.sigterms} SIGTERM (exit codes {graceful}), "
             f"{self.redis_restarts} Redis restart(s), {self.freezes} freeze(s){frozen}; "
@@ -199,8 +208,9 @@ class ChaosResult:
 
     def plot(self) -> Any:
         from ..figures.chaos import plot_chaos
+        from ..figures.style import stating
 
-        return plot_chaos(self)
+        return stating(plot_chaos(self), self.point)
 
 
 class _Fleet:
