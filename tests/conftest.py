@@ -63,6 +63,22 @@ def redis_base() -> RedisTarget:
 
 
 @pytest.fixture
+def ipython_shell():
+    """A real IPython shell for the cell-level tests, with no history file: the suite's temp dir is gone
+    by the time IPython's exit hook would write to one."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    try:
+        yield shell
+    finally:
+        InteractiveShell.clear_instance()
+
+
+@pytest.fixture
 def lab(redis_base: RedisTarget):
     """A fresh key prefix per test on the real server; its keys are deleted after."""
     target = redis_base.child(uuid.uuid4().hex[:8])

@@ -271,17 +271,13 @@ def test_masked_hides_only_the_password() -> None:
     assert masked("unix:///tmp/x/redis.sock") == "unix:///tmp/x/redis.sock"
 
 
-def test_a_bad_redis_url_in_a_notebook_cell_shows_one_line(password_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    from IPython.core.interactiveshell import InteractiveShell
+def test_a_bad_redis_url_in_a_notebook_cell_shows_one_line(password_server: int, monkeypatch: pytest.MonkeyPatch,
+                                                          ipython_shell) -> None:
     from IPython.utils.capture import capture_output
 
     monkeypatch.setenv("REDIS_URL", f"redis://:wrong-{SECRET}@127.0.0.1:{password_server}/0")
-    shell = InteractiveShell.instance()
-    try:
-        with capture_output() as shown:
-            shell.run_cell("from labkit import redis_target\nredis_target()")
-    finally:
-        InteractiveShell.clear_instance()
+    with capture_output() as shown:
+        ipython_shell.run_cell("from labkit import redis_target\nredis_target()")
     text = (shown.stdout + shown.stderr).strip()
     assert text.startswith("RedisUnreachable: The server at REDIS_URL=") and "Traceback" not in text
     _one_clear_line(text, "Put the right password in the URL")

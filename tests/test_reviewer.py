@@ -190,10 +190,8 @@ def test_notebook_02_solution_is_clean_and_its_stub_is_flagged() -> None:
     assert learner.rules() == ["R1"] and "model.chat" in learner[0].message
 
 
-def test_cell_magic_registers_and_reviews() -> None:
-    from IPython.testing.globalipapp import get_ipython
-
-    ip = get_ipython()
+def test_cell_magic_registers_and_reviews(ipython_shell) -> None:
+    ip = ipython_shell
     ip.run_line_magic("load_ext", "labkit.review")
     result = ip.run_cell_magic("review", "", "import time\nasync def f():\n    time.sleep(1)\n")
     assert isinstance(result, Review) and result.rules() == ["R1"]
