@@ -1,4 +1,4 @@
-"""Chaos run of the fixed executor: kill -9, SIGTERM and a Redis restart; one JSON object last.
+"""Chaos run of the fixed executor: kill -9, SIGTERM, a freeze and a Redis restart; one JSON object last.
 
 Usage: python benchmarks/chaos.py [SEED]
 """
