@@ -36,7 +36,7 @@ def tally(result: "ChaosResult") -> list[tuple[str, int, str]]:
 def plot_chaos(result: "ChaosResult") -> Any:
     """Left: tasks DONE over time, each fault a marker on its kind's row. Right: the tally as bars."""
     with styled():
-        fig = new_figure(9.4, 4.4)
+        fig = new_figure(9.4, 5.2)
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         if result.timeline:
             xs, ys = zip(*result.timeline)
@@ -56,7 +56,7 @@ def plot_chaos(result: "ChaosResult") -> Any:
         left.set_xlabel("seconds since the first task was queued")
         left.set_ylabel("tasks DONE")
         left.set_title(f"Seed {result.seed}: {result.workers} workers under fire")
-        left.legend(loc="lower right", fontsize=9)
+        left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize=9, frameon=False)  # below: it covers no step
         rows = tally(result)
         names, values, colours = zip(*rows)
         ys = list(range(len(rows)))[::-1]
