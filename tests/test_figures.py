@@ -74,6 +74,8 @@ def test_a_kill_and_a_sigterm_at_the_same_moment_both_show() -> None:
     assert len(set(markers)) == 2  # one row per kind: neither hides the other
     tally = [t.get_text() for t in fig.axes[1].get_yticklabels()]
     assert "zombie writes fenced off" in tally and "DONE -> FAIL" in tally  # labels on their own rows
+    legend, progress = fig.axes[0].get_legend().get_window_extent(), fig.axes[0].get_window_extent()
+    assert legend.y1 <= progress.y0  # below the axes: it covers none of the DONE line
 
 
 def test_a_shutdown_that_ignored_its_grace_is_not_drawn_as_clean() -> None:
