@@ -364,3 +364,42 @@ async def test_find_blocker_hints(answer, hint: str) -> None:
     result = await check("01.find-blocker", answer)
     assert not result.passed
     assert hint in result.message
+
+
+# --------------------------------------------------------------------------- on a loaded machine
+
+
+@pytest.fixture
+def loaded_machine():
+    """Busy-loop processes, two per core: a class sharing the machine, as on a small JupyterHub."""
+    import os
+    import subprocess
+    import sys
+
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 2))]
+    time.sleep(0.3)  # let them take the CPUs before the check starts
+    yield len(burners)
+    for burner in burners:
+        burner.kill()
+        burner.wait()
+
+
+async def test_verdicts_hold_on_a_loaded_machine(loaded_machine, process_pool) -> None:
+    """Correct answers still pass and blocking ones are still caught when the CPUs are oversubscribed."""
+
+    async def score(system_msg, history, conf):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(process_pool, llm.chat_cpu, system_msg, history, conf)
+
+    async def score_in_a_thread(system_msg, history, conf):
+        return await asyncio.to_thread(llm.chat_cpu, system_msg, history, conf)
+
+    for exercise_id, answer, right in [
+        ("01.offload-chat", with_to_thread, True), ("01.offload-chat", with_async_client, True),
+        ("01.offload-chat", sdk_async, True), ("01.offload-chat", blocking_original, False),
+        ("01.offload-chat", single_worker, False),
+        ("01.cpu-executor", score, True), ("01.cpu-executor", score_in_a_thread, False),
+        ("01.find-blocker", FixedService, True), ("01.find-blocker", IngestService, False),
+    ]:
+        result = await check(exercise_id, answer)
+        assert result.passed == right, (exercise_id, answer.__name__, loaded_machine, result.message)
