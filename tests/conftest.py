@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -84,3 +87,15 @@ def lab(redis_base: RedisTarget):
     target = redis_base.child(uuid.uuid4().hex[:8])
     yield target
     target.cleanup()
+
+
+@pytest.fixture
+def loaded_machine():
+    """Busy-loop processes, two per core, for the test's duration: a class sharing the machine, as on a small
+    JupyterHub. Checks must still tell right from wrong then (their verdicts rest on contrasts)."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 2))]
+    time.sleep(0.3)  # let them take the CPUs before the test starts
+    yield len(burners)
+    for burner in burners:
+        burner.kill()
+        burner.wait()

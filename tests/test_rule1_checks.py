@@ -369,21 +369,6 @@ async def test_find_blocker_hints(answer, hint: str) -> None:
 # --------------------------------------------------------------------------- on a loaded machine
 
 
-@pytest.fixture
-def loaded_machine():
-    """Busy-loop processes, two per core: a class sharing the machine, as on a small JupyterHub."""
-    import os
-    import subprocess
-    import sys
-
-    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2 * (os.cpu_count() or 2))]
-    time.sleep(0.3)  # let them take the CPUs before the check starts
-    yield len(burners)
-    for burner in burners:
-        burner.kill()
-        burner.wait()
-
-
 async def test_verdicts_hold_on_a_loaded_machine(loaded_machine, process_pool) -> None:
     """Correct answers still pass and blocking ones are still caught when the CPUs are oversubscribed."""
 

@@ -107,6 +107,20 @@ async def test_offload_rejects_a_short_sync_sleep_in_the_async_def() -> None:
     assert not result.passed and "inside summarise itself" in result.message, result.message
 
 
+async def test_offload_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
+    async def sleeps_first(model, text):
+        time.sleep(0.1)
+        return await asyncio.to_thread(model.chat, text)
+
+    async def blocks(model, text):
+        return model.chat(text)
+
+    for answer, right in [(summarise_to_thread, True), (summarise_executor, True), (sleeps_first, False),
+                          (blocks, False)]:
+        result = await check("02.offload-sync", answer)
+        assert result.passed == right, (answer.__name__, loaded_machine, result.message)
+
+
 async def test_offload_rejects_a_made_up_summary() -> None:
     async def summarise(model, text):  # changes the problem: never asks the model
         await asyncio.sleep(0.3)

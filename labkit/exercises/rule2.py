@@ -14,6 +14,7 @@ from .framework import NotYet, exercise, require_function
 from ..instruments.loop_monitor import LoopMonitor
 
 CHAT_S = 0.3
+OWN_STALL_S = 0.05
 
 
 def _close_if_coroutine(value: Any) -> bool:
@@ -118,13 +119,15 @@ async def offload_sync_check(answer: Any) -> str:
     if result != model.reply("chapter 1"):
         raise NotYet(f"summarise(model, 'chapter 1') should return what model.chat('chapter 1') returned, "
                      f"{model.reply('chapter 1')!r}, got {result!r}.")
-    if gap > CHAT_S / 2 or threading.get_ident() in model.threads:
+    if threading.get_ident() in model.threads:  # where chat() ran, not how long a pause was: load stretches pauses
         raise NotYet(
             f"The event loop was frozen for {gap:.2f} s while chat() ran on it. Offload the sync call: "
             "`await asyncio.to_thread(model.chat, text)`."
         )
     code = getattr(answer, "__code__", None)
-    own = [s for s in monitor.result().stalls if code is not None and any(
+    # A sync wait written in summarise holds the loop for its whole length (tens of ms at least); a busy
+    # machine only stretches summarise's own short passes (starting the thread) by a few milliseconds.
+    own = [s for s in monitor.result().stalls if s.duration_s >= OWN_STALL_S and code is not None and any(
         f.filename == code.co_filename and code.co_firstlineno <= f.lineno for f in s.stack)]
     if own:
         raise NotYet(f"The event loop stalled {own[0].duration_s * 1000:.0f} ms inside summarise itself, at "
