@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import sys
 import textwrap
@@ -9,12 +10,26 @@ from pathlib import Path
 
 import pytest
 
+from labkit import llm
 from labkit.exercises import framework as checks
 from labkit.lessons.capstone_service import BROKEN_EXECUTOR, PIECES, assemble, review_broken
 from labkit.tasks.reconcilers import reconcile_epoch, reconcile_lua, reconcile_recheck
 from test_rule4_checks import thread_with_event
 from test_rule5_checks import graceful_wait
 from worker_procs import live_worker_children
+
+
+async def handle_offloaded(system_msg, history, conf):
+    return await asyncio.to_thread(llm.chat, system_msg, history, conf)
+
+
+def record_audit(log, event):
+    log.append(event)
+
+
+# a right answer for every piece
+FIXED = {"handle": handle_offloaded, "record_audit": record_audit, "reconcile": reconcile_lua,
+         "start_heartbeat": thread_with_event, "run_worker": graceful_wait}
 
 
 @pytest.fixture(autouse=True)
@@ -206,20 +221,17 @@ async def test_the_heartbeat_check_opens_with_its_own_rule(broken) -> None:
 
 
 async def test_clean_names_what_was_silenced_instead_of_fixed(tmp_path) -> None:
+    """A blocking call silenced for the review is a changed problem: its piece's own check never passed."""
     m = _module(tmp_path, "cap_silenced", """
         from labkit import llm
 
         async def handle(system_msg, history, conf):
             return llm.chat(system_msg, history, conf)  # labkit: ignore[R1]
-
-        def record_audit(log, event):
-            log.append(event)
     """)
-    pieces = {"handle": m.handle, "record_audit": m.record_audit, "reconcile": reconcile_lua,
-              "start_heartbeat": thread_with_event, "run_worker": graceful_wait}
+    pieces = {**FIXED, "handle": m.handle}
     result = await _check("06.clean", pieces)
-    assert result.passed and "passes all five rules" not in result.message
-    assert "silenced" in result.message and "R1 at line" in result.message
+    assert not result.passed and "not yet: handle (06.handle)" in result.message, result.message
+    assert "Silenced rather than fixed: R1 at line" in result.message
 
 
 async def test_find_accepts_the_nested_function_the_review_names() -> None:
@@ -280,16 +292,32 @@ async def reconcile(store):
                 await pipe.execute()
 '''
 
-FIXED_PIECES = {
-    "handle": "async def handle(system_msg, history, conf):\n"
-              "    return await asyncio.to_thread(llm.chat, system_msg, history, conf)\n",
-    "record_audit": "def record_audit(log, event):\n    log.append(event)\n",
-}
-
-
 async def test_clean_sees_fail_written_through_add_finish() -> None:
     """The incident's naive reconciler, writing FAIL with store.add_finish, still breaks R3."""
-    pieces = {**FIXED_PIECES, "start_heartbeat": thread_with_event, "run_worker": graceful_wait}
-    assert (await _check("06.clean", {**pieces, "reconcile": reconcile_lua})).passed  # the control
-    result = await _check("06.clean", {**pieces, "reconcile": NAIVE_RECONCILE_VIA_ADD_FINISH})
+    result = await _check("06.clean", {**FIXED, "reconcile": NAIVE_RECONCILE_VIA_ADD_FINISH})
     assert not result.passed and "R3" in result.message, result.message
+
+
+async def test_clean_passes_once_every_piece_passed_its_own_check() -> None:
+    """The control: the same pieces, each first through its own check, pass the whole review."""
+    for name, answer in FIXED.items():
+        result = await _check(PIECES[name].exercise, answer)
+        assert result.passed, (name, result.message)
+    result = await _check("06.clean", FIXED)
+    assert result.passed and "passes all five rules" in result.message, result.message
+
+
+async def test_clean_rejects_pieces_that_read_clean_but_skip_their_work(tmp_path) -> None:
+    """Changed problems the review cannot see: a made-up reply, a reconciler that does nothing."""
+    m = _module(tmp_path, "cap_clean_bypass", """
+        from labkit import llm
+
+        async def handle(system_msg, history, conf):
+            return llm.reply_for(system_msg, history, conf)
+
+        async def reconcile(store):
+            return None
+    """)
+    result = await _check("06.clean", {**FIXED, "handle": m.handle, "reconcile": m.reconcile})
+    assert not result.passed and "the review only reads code" in result.message, result.message
+    assert "handle (06.handle)" in result.message and "reconcile (06.reconcile)" in result.message

@@ -12,7 +12,9 @@ of that rule's notebook, because code can fool a static review:
 * ``06.heartbeat`` - R4: beats keep coming while the worker's loop is blocked, the
   heartbeat itself never stalls that loop, and it stops when told.
 * ``06.shutdown`` - R5: real worker processes, SIGTERM and SIGINT mid-task (05's check).
-* ``06.clean`` - the whole service with the fixed pieces passes the review.
+* ``06.clean`` - the whole service with the fixed pieces passes the review, and each piece,
+  as handed in, has passed its own check above (the review reads code; it cannot see a
+  piece that skips its work).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from ..lessons.capstone_service import (BROKEN_EXECUTOR, PIECES, findings_by_function, review_assembled, review_broken,
-                                        review_piece)
+                                        review_piece, source_of)
 from .framework import NotYet, exercise, require_function
 from ..errors import LabError
 from ..instruments.loop_monitor import LoopMonitor
@@ -35,6 +37,23 @@ from .rule3 import safe_reconciler
 from .rule5 import check_graceful_worker
 
 RULE_IDS = ("R1", "R2", "R3", "R4", "R5")
+
+# piece -> the source of the last answer that passed that piece's own check (in this kernel)
+_passed: dict[str, str] = {}
+
+
+def _source(name: str, answer: Any) -> str:
+    try:
+        return source_of(answer, name).strip()
+    except LabError:
+        return ""
+
+
+async def _remember(name: str, answer: Any, verdict: Any) -> str:
+    """Await a piece's check; when it passes, note which code passed, for ``06.clean``."""
+    message = await verdict
+    _passed[name] = _source(name, answer)
+    return message
 
 
 def _gate(name: str, answer: Any, rules: tuple[str, ...]) -> None:
@@ -107,14 +126,14 @@ async def check_handle(handle: Any) -> str:
     require_function(handle, "check('06.handle', handle)", is_async=True,
                      why="handle is awaited by the worker, so keep it an `async def`; offload the sync call inside.")
     _gate("handle", handle, ("R1",))
-    return await check_offload_chat(handle)
+    return await _remember("handle", handle, check_offload_chat(handle))
 
 
 @exercise("06.audit", title="R2: keep the sync-only callee sync", time_limit=10)
 async def check_audit(record_audit: Any) -> str:
     require_function(record_audit, "check('06.audit', record_audit)", is_async=None)
     _gate("record_audit", record_audit, ("R2",))
-    return await keep_it_sync_check(record_audit)
+    return await _remember("record_audit", record_audit, keep_it_sync_check(record_audit))
 
 
 @exercise("06.reconcile", title="R3: a reconciler that cannot turn DONE into FAIL", time_limit=60)
@@ -122,7 +141,7 @@ async def check_reconcile(reconcile: Any) -> str:
     require_function(reconcile, "check('06.reconcile', reconcile)", is_async=True,
                      why="reconcile talks to Redis through the async client, so it must be an `async def`.")
     _gate("reconcile", reconcile, ("R3",))
-    return await safe_reconciler(reconcile)
+    return await _remember("reconcile", reconcile, safe_reconciler(reconcile))
 
 
 # --- 06.heartbeat -------------------------------------------------------------------------
@@ -207,6 +226,7 @@ async def check_heartbeat(start_heartbeat: Any) -> str:
     if after:
         raise NotYet(f"The heartbeat beat {after} more time(s) after its stop function was called: set a "
                      "threading.Event the thread waits on, and join the thread.")
+    _passed["start_heartbeat"] = _source("start_heartbeat", start_heartbeat)
     return (f"{during} beats while the worker's loop was blocked for {BLOCK_S:g} s, no stall while idle "
             f"(lag p99 {idle.p99_ms:.1f} ms), and silence after stop.")
 
@@ -216,7 +236,7 @@ async def check_shutdown(run_worker: Any) -> str:
     require_function(run_worker, "check('06.shutdown', run_worker)", is_async=True,
                      why="run_worker must be an `async def`: the worker process awaits it on its event loop.")
     _gate("run_worker", run_worker, ("R5",))
-    return await check_graceful_worker(run_worker)
+    return await _remember("run_worker", run_worker, check_graceful_worker(run_worker))
 
 
 @exercise("06.clean", title="The whole service passes the review", time_limit=10)
@@ -236,8 +256,15 @@ async def check_clean(pieces: Any) -> str:
         first = review[0]
         raise NotYet(f"The assembled service still has {len(review)} finding(s); first, {first.rule} at line "
                      f"{first.line}: {first.message}.")
+    silenced = "; ".join(f"{f.rule} at line {f.line} ({f.message})" for f in review.suppressed)
+    unchecked = [name for name in PIECES if not _passed.get(name) or _passed[name] != _source(name, pieces[name])]
+    if unchecked:
+        raise NotYet("No findings, but the review only reads code: a piece that skips its work (a made-up reply, a "
+                     "reconciler that reconciles nothing, a worker that never takes a task, a silenced call) reads "
+                     "clean. Pass each piece's own check with the code you hand in here first; not yet: "
+                     + ", ".join(f"{name} ({PIECES[name].exercise})" for name in unchecked) + "."
+                     + (f" Silenced rather than fixed: {silenced}." if silenced else ""))
     if review.suppressed:
-        silenced = "; ".join(f"{f.rule} at line {f.line} ({f.message})" for f in review.suppressed)
         return (f"No findings left, but {len(review.suppressed)} silenced with `# labkit: ignore[...]` rather than "
                 f"fixed: {silenced}. Keep a silenced finding only where you can say why it is safe.")
     return "The service with your pieces passes all five rules: no findings."
