@@ -254,3 +254,13 @@ async def test_graceful_worker_rejects(answer, hint: str) -> None:
     result = await check("05.graceful-worker", answer)
     assert not result.passed
     assert hint in result.message, result.message
+
+
+async def test_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
+    """With the CPUs oversubscribed, right answers still pass (no task rerun blamed on them) and wrong ones fail."""
+    for exercise_id, answer, right in [
+        ("05.stop-handlers", add_handlers, True), ("05.stop-handlers", raw_signal_sets_event, False),
+        ("05.graceful-worker", graceful_wait, True), ("05.graceful-worker", grace_on_every_task, False),
+    ]:
+        result = await check(exercise_id, answer)
+        assert result.passed == right, (exercise_id, answer.__name__, loaded_machine, result.message)
