@@ -138,6 +138,7 @@ def test_kill_9_of_the_guardian_leaves_no_server() -> None:
         shutil.rmtree(directory, ignore_errors=True)  # its guardian was killed: nobody else will
 
 
+@pytest.mark.timeout(900)  # 20 server start-ups, each waited out; slow on a loaded machine (as the run's own timeout)
 def test_owner_killed_at_any_moment_of_start_up_leaves_nothing() -> None:
     """Kill -9 the owner at 20 moments spread over a server's start-up: no directory, no process.
 
