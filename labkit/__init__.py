@@ -39,7 +39,7 @@ _PUBLIC: dict[str, str] = {
     "llm": "labkit.model.llm",
     "shutdown_shared_pool": "labkit.model.cpu_pool",
     **dict.fromkeys(["ModelEndpoint", "ask", "model_endpoint"], "labkit.model.endpoint"),
-    **dict.fromkeys(["http_chat", "http_achat"], "labkit.model.http_model"),
+    **dict.fromkeys(["openai_chat", "openai_achat"], "labkit.model.sdk_model"),
     **dict.fromkeys(["RedisTarget", "redis_target"], "labkit.redis.target"),
     **dict.fromkeys(["Finding", "Review", "ReviewError", "review_paths", "review_source"], "labkit.review"),
     "completion": "labkit.tasks.completion",

@@ -10,7 +10,7 @@ import pytest
 
 from labkit import llm
 from labkit.exercises.framework import check
-from labkit.model.http_model import http_achat, http_chat
+from labkit.model.sdk_model import openai_achat, openai_chat
 
 
 @pytest.fixture(autouse=True)
@@ -39,16 +39,38 @@ async def blocking_original(system_msg, history, conf):
     return llm.chat(system_msg, history, conf)
 
 
-async def with_http_to_thread(system_msg, history, conf):
-    return await asyncio.to_thread(http_chat, system_msg, history, conf)
+async def with_sdk_to_thread(system_msg, history, conf):
+    return await asyncio.to_thread(openai_chat, system_msg, history, conf)
 
 
-async def with_async_http(system_msg, history, conf):
-    return await http_achat(system_msg, history, conf)
+async def with_async_sdk(system_msg, history, conf):
+    return await openai_achat(system_msg, history, conf)
 
 
-async def sync_http_on_the_loop(system_msg, history, conf):
-    return http_chat(system_msg, history, conf)
+async def sync_sdk_on_the_loop(system_msg, history, conf):
+    return openai_chat(system_msg, history, conf)
+
+
+async def with_async_openai_by_hand(system_msg, history, conf):
+    from openai import AsyncOpenAI
+
+    from labkit import ask, model_endpoint
+
+    endpoint = model_endpoint()  # in the worker: the server its parent shares
+    async with AsyncOpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key) as client:
+        response = await client.chat.completions.create(**ask(system_msg, history, conf))
+    return response.choices[0].message.content
+
+
+async def sync_openai_by_hand_on_the_loop(system_msg, history, conf):
+    from openai import OpenAI
+
+    from labkit import ask, model_endpoint
+
+    endpoint = model_endpoint()
+    with OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key) as client:
+        response = client.chat.completions.create(**ask(system_msg, history, conf))
+    return response.choices[0].message.content
 
 
 async def skips_the_model(system_msg, history, conf):
@@ -73,9 +95,9 @@ async def handle(system_msg, history, conf):
 
 
 @pytest.mark.parametrize("answer", [with_to_thread, with_async_client, with_executor, SOURCE_ANSWER,
-                                    with_http_to_thread, with_async_http],
+                                    with_sdk_to_thread, with_async_sdk, with_async_openai_by_hand],
                          ids=["to_thread", "achat", "run_in_executor", "source-string",
-                              "http-to_thread", "http-async"])
+                              "sdk-to_thread", "sdk-async", "AsyncOpenAI-by-hand"])
 async def test_offload_handler_accepts(answer) -> None:
     result = await check("04.offload-handler", answer)
     assert result.passed, result.message
@@ -83,7 +105,8 @@ async def test_offload_handler_accepts(answer) -> None:
 
 @pytest.mark.parametrize("answer, hint", [
     (blocking_original, "declared dead"),
-    (sync_http_on_the_loop, "declared dead"),
+    (sync_sdk_on_the_loop, "declared dead"),
+    (sync_openai_by_hand_on_the_loop, "declared dead"),
     (skips_the_model, "model's reply"),
     (made_up_in_a_thread, "the model was never asked for it"),
     (made_up_on_the_loop, "the model was never asked for it"),

@@ -99,15 +99,15 @@ def _check_replies(run: HeartbeatRun, server_before: dict[str, int], server_afte
         expected = expected_replies.get(task, "")
         if e.get("reply") != expected[:200]:
             raise NotYet(f"handle returned {e.get('reply')!r:.80} for {task}, but the model's reply was "
-                         f"{expected!r}: return the model's reply unchanged (what http_chat or llm.chat returns).")
+                         f"{expected!r}: return the model's reply unchanged (what openai_chat or llm.chat returns).")
         ran[task] = ran.get(task, 0) + 1
         asked = int(e.get("asked_here", 0)) + server_after.get(task, 0) - server_before.get(task, 0)
         if asked < ran[task]:
             raise NotYet(f"handle returned the right reply for {task}, but the model was never asked for it: "
                          "the reply was made up (computed with llm.reply_for, or copied) instead of coming from "
                          "a model call. The exercise is to keep the heartbeat alive *while the model is called*: "
-                         "call it in a thread (`await asyncio.to_thread(http_chat, system_msg, history, conf)`) "
-                         "or through an async client (`await http_achat(system_msg, history, conf)`).")
+                         "call it in a thread (`await asyncio.to_thread(openai_chat, system_msg, history, conf)`) "
+                         "or through an async client (`await openai_achat(system_msg, history, conf)`).")
         took = e.t - float(e.get("began", e.t))
         if took < 0.8 * LATENCY_S:
             raise NotYet(f"handle returned after {took * 1000:.0f} ms, before the model could answer: await the "
@@ -122,10 +122,10 @@ async def check_offload_handler(handle: Any) -> str:
         raise NotYet("handle must be an `async def`: the worker awaits it on its event loop, next to the heartbeat.")
     server_before = await _served_by_server()
     run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
-    _common_verdict(run, "handle", "The blocking model call (a sync HTTP client such as http_chat, httpx.Client "
-                    "or OpenAI, or llm.chat) held the worker's loop, so its heartbeat task could not run. Offload it "
-                    "(`await asyncio.to_thread(http_chat, system_msg, history, conf)`) or use an async client "
-                    "(`await http_achat(system_msg, history, conf)`).")
+    _common_verdict(run, "handle", "The blocking model call (a sync client such as OpenAI, which openai_chat uses, "
+                    "httpx.Client or requests, or llm.chat) held the worker's loop, so its heartbeat task could not "
+                    "run. Offload it (`await asyncio.to_thread(openai_chat, system_msg, history, conf)`) or use an "
+                    "async client (`await openai_achat(system_msg, history, conf)`, which awaits AsyncOpenAI).")
     _check_replies(run, server_before, await _served_by_server())
     return (f"A {SLOW_S:g} s call with a {TTL_S:g} s TTL: no worker was declared dead, every task ran once "
             f"({run.executions}), and the workers exited 0.")

@@ -196,6 +196,9 @@ def serve() -> int:
         return 2
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit this: a reply's headers and body go out at once, instead of the body
+    # waiting ~40 ms for the client's delayed ACK on every request after a connection's first.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(make_app(api_key), log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=1)

@@ -1,9 +1,9 @@
 """The worker process, started by :class:`labkit.tasks.procs.WorkerProcess` with ``--id w1 --mode same-loop ...``.
 
 It claims tasks from the store's queue (:mod:`labkit.tasks.store`), calls the
-model for each over real HTTP (``httpx``) on the lab's local OpenAI-compatible
-endpoint (:mod:`labkit.model.endpoint`, shared with the process that started the
-worker), completes it with the fenced
+model for each through the real ``openai`` SDK (:mod:`labkit.model.sdk_model`)
+on the lab's local OpenAI-compatible endpoint (:mod:`labkit.model.endpoint`,
+shared with the process that started the worker), completes it with the fenced
 completion (:func:`labkit.tasks.completion.complete_fenced`) and beats a heartbeat
 with a TTL (:mod:`labkit.tasks.heartbeat`). Every step lands in the execution log
 (:mod:`labkit.tasks.execlog`), so a task that ran twice shows up as two ``ran`` events.
@@ -13,11 +13,11 @@ Two independent choices make the rule-4 modes (``--mode`` picks a pair):
 =============  ============================  ==============================
 mode           model call (``--work``)       heartbeat (``--heartbeat``)
 =============  ============================  ==============================
-same-loop      sync ``httpx`` call on loop    asyncio task, async client (bug)
-sync-client    sync ``httpx`` call on loop    asyncio task, sync client (bug)
+same-loop      sync ``OpenAI`` on the loop    asyncio task, async client (bug)
+sync-client    sync ``OpenAI`` on the loop    asyncio task, sync client (bug)
 offload        sync call in a thread          asyncio task, async client
-async-client   ``await`` async ``httpx``      asyncio task, async client
-thread         sync ``httpx`` call on loop    its own thread, sync client
+async-client   ``await`` ``AsyncOpenAI``      asyncio task, async client
+thread         sync ``OpenAI`` on the loop    its own thread, sync client
 =============  ============================  ==============================
 
 Rule 5 (``--on-signal graceful``, the default): SIGTERM and SIGINT set a stop
@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from ..model import llm
-from ..model.http_model import http_achat, http_chat
 from .completion import Outcome, complete_fenced
 from .execlog import record
 from .heartbeat import CustomHeartbeat, Heartbeat, beat_async, make_heartbeat, ttl_ms_of
@@ -172,6 +171,9 @@ class Worker:
         self._recovery: asyncio.Task[Any] | None = None
         self._signals: list[tuple[float, str]] = []
         self._handler: Callable[..., Any] | None = load(self.config.handler) if self.config.handler else None
+        # The openai SDK takes most of a second to import: pay for it here, before the worker says it is
+        # ready, not on its first call while the heartbeat waits (and not in every `import labkit`).
+        self._sdk = importlib.import_module("labkit.model.sdk_model")
 
     # -- life cycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -237,10 +239,10 @@ class Worker:
             reply = self._handler(SYSTEM_MSG, history, conf)
             return await reply if asyncio.iscoroutine(reply) else reply
         if self.config.work == "blocking":
-            return http_chat(SYSTEM_MSG, history, conf)  # labkit: ignore[R1] - holds the loop: the rule-4 bug
+            return self._sdk.openai_chat(SYSTEM_MSG, history, conf)  # labkit: ignore[R1] - holds the loop: the rule-4 bug
         if self.config.work == "offload":
-            return await _call_in_daemon_thread(http_chat, SYSTEM_MSG, history, conf)
-        return await http_achat(SYSTEM_MSG, history, conf)
+            return await _call_in_daemon_thread(self._sdk.openai_chat, SYSTEM_MSG, history, conf)
+        return await self._sdk.openai_achat(SYSTEM_MSG, history, conf)
 
     async def execute(self, claim: Claim) -> Outcome:
         """Run the task and complete it under our epoch; ``STALE`` if it was taken from us."""
