@@ -35,6 +35,7 @@ os.environ["TMPDIR"] = str(_SUITE_TMP)
 tempfile.tempdir = str(_SUITE_TMP)
 
 from labkit.redis.server import stop_shared_server  # noqa: E402 - after TMPDIR is ours
+from labkit.tasks.procs import stop_fork_server  # noqa: E402
 from labkit.redis.target import RedisTarget, redis_target  # noqa: E402
 
 REDIS_FIXTURES = {"redis_base", "lab"}
@@ -49,7 +50,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Fail the run if it left lab temp entries (logs, answer modules, server directories)."""
-    stop_shared_server()  # the one server meant to live until exit: end it first
+    stop_shared_server()  # the servers meant to live until exit: end them first
+    stop_fork_server()
     left = sorted(p.name for p in _SUITE_TMP.glob("labkit-*"))
     shutil.rmtree(_SUITE_TMP, ignore_errors=True)
     if left:

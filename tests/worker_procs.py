@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 
-def live_worker_children() -> list[int]:
-    """Pids of running ``labkit.tasks.worker`` processes whose parent is this process (zombies excluded)."""
-    me, found = os.getpid(), []
+def _processes() -> list[tuple[int, int, str, bytes]]:
+    """(pid, parent pid, state, command line) of every process."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -19,10 +19,20 @@ def live_worker_children() -> list[int]:
         except OSError:
             continue
         fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if ppid == me and state != "Z" and b"labkit.tasks.worker" in cmdline:
-            found.append(int(entry.name))
+        found.append((int(entry.name), int(fields[1]), fields[0], cmdline))
     return found
+
+
+def live_worker_children() -> list[int]:
+    """Pids of running worker processes this process started (zombies excluded).
+
+    Workers are forked by the lab's fork server, a child of this process that
+    stays up between tests; the workers are its children.
+    """
+    me, table = os.getpid(), _processes()
+    servers = {pid for pid, ppid, _, cmd in table if ppid == me and b"multiprocessing.forkserver" in cmd}
+    return [pid for pid, ppid, state, cmd in table
+            if state != "Z" and (ppid in servers or (ppid == me and pid not in servers and b"labkit.tasks.worker" in cmd))]
 
 
 def pid_alive(pid: int) -> bool:

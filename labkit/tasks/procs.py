@@ -4,21 +4,33 @@ Signals are only ever sent to these subprocesses, never to the kernel. A
 :class:`ProcessGroup` kills (SIGKILL) and reaps whatever is still running when
 it closes, whatever happened in between; workers also die with their parent
 (``PR_SET_PDEATHSIG``), so a crashed kernel leaves none behind.
+
+Workers are forked from a fork server (``multiprocessing``'s ``forkserver``)
+that imported the worker and the ``openai`` SDK once: a fresh interpreter per
+worker would pay for that import (one to three seconds of CPU) every time, and
+notebook 04 starts sixteen workers. The fork server exits when this process
+does, even after ``kill -9`` (it reads a pipe from us), and takes its workers
+with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
+import multiprocessing
+import multiprocessing.forkserver
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..errors import LabError
 from ..model.endpoint import model_endpoint
@@ -30,6 +42,88 @@ _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
 # Not `-m labkit.tasks.worker`: `import labkit` already imports that module, so runpy would run a
 # second copy of it as __main__ (with its own classes and state) and warn about it in every log.
 WORKER_ENTRY = "from labkit.tasks.worker import main; raise SystemExit(main())"
+_PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model"]  # what every worker needs, imported once
+_server_dir: Path | None = None
+_server_lock = threading.Lock()
+
+
+def _fork_server() -> Any:
+    """The fork-server context, its socket in a temp dir named for us (``labkit reset`` reclaims an orphan's)."""
+    global _server_dir
+    with _server_lock:  # workers are started from threads, two at once
+        config = multiprocessing.current_process()._config  # where multiprocessing keeps its temp dir
+        if config.get("tempdir") is None:
+            _server_dir = Path(tempfile.mkdtemp(prefix=f"{owned_prefix('worker')}forkserver-", dir=temp_root()))
+            config["tempdir"] = str(_server_dir)
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_PRELOAD)  # only counts before the server starts; it starts on first use
+        return context
+
+
+@atexit.register
+def stop_fork_server() -> None:
+    """Stop the workers' fork server (if it runs) and remove its temp dir; it starts again when needed."""
+    global _server_dir
+    with _server_lock:
+        server = getattr(multiprocessing.forkserver, "_forkserver", None)
+        if server is not None and getattr(server, "_forkserver_pid", None) and hasattr(server, "_stop"):
+            server._stop()
+        if _server_dir is not None:
+            shutil.rmtree(_server_dir, ignore_errors=True)
+            if multiprocessing.current_process()._config.get("tempdir") == str(_server_dir):
+                del multiprocessing.current_process()._config["tempdir"]
+            _server_dir = None
+
+
+def _worker_main(argv: list[str], env: dict[str, str], log: str) -> None:
+    """The forked worker: its output goes to ``log``, its environment is ``env``, then the worker runs."""
+    # multiprocessing hands each child the write end of the fork server's "alive" pipe, which keeps the
+    # server up while any child lives. Ours must not: the server has to exit when the process that started
+    # it dies, so that its workers die with it (their parent-death signal).
+    alive = getattr(getattr(multiprocessing.forkserver, "_forkserver", None), "_forkserver_alive_fd", None)
+    if isinstance(alive, int):
+        with contextlib.suppress(OSError):
+            os.close(alive)
+    out = os.open(log, os.O_WRONLY | os.O_APPEND)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
+    os.close(out)
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    os.environ.clear()
+    os.environ.update(env, **{PARENT_ENV: str(os.getppid())})  # our parent is the fork server
+    sys.path[:0] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    from .worker import main
+
+    raise SystemExit(main(argv))
+
+
+class Forked:
+    """The part of ``subprocess.Popen`` the lab uses, for a worker forked from the fork server."""
+
+    def __init__(self, process: Any) -> None:
+        self._process = process
+        self.pid: int = process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode  # like Popen's: negative for a signal
+
+    def poll(self) -> int | None:
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self.returncode is None:
+            raise subprocess.TimeoutExpired(f"worker {self.pid}", timeout or 0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
 
 class WorkerProcess:
@@ -47,10 +141,11 @@ class WorkerProcess:
         paths = [*python_path, env.get("PYTHONPATH", "")]
         env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
         env.pop("LABKIT_CHECK_MODE", None)
-        self.argv = [sys.executable, "-c", WORKER_ENTRY, "--id", worker_id, *args]
-        with open(self.log, "wb") as out:
-            self.popen = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, env=env)
+        self.argv = ["--id", worker_id, *args]
+        process = _fork_server().Process(target=_worker_main, args=(self.argv, env, str(self.log)),
+                                         name=f"labkit-worker-{worker_id}")
+        process.start()
+        self.popen = Forked(process)
         self.pid_file.write_text(f"{self.popen.pid}\n")  # how `labkit reset` finds an orphan worker
         self.started = time.time()
         self.signalled_at: float | None = None
@@ -136,7 +231,8 @@ class ProcessGroup:
         self.procs: list[WorkerProcess] = []
 
     async def start(self, worker_id: str, *args: str, ready: bool = True, timeout: float = 10.0) -> WorkerProcess:
-        proc = WorkerProcess(self.target, worker_id, args, self.python_path)
+        # In a thread: the first start waits for the fork server's imports, which must not hold the loop.
+        proc = await asyncio.to_thread(WorkerProcess, self.target, worker_id, args, self.python_path)
         self.procs.append(proc)
         if ready:
             await proc.wait_ready(timeout)
