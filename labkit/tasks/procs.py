@@ -36,13 +36,15 @@ from ..errors import LabError
 from ..model.endpoint import model_endpoint
 from ..redis.target import RedisTarget
 from ..scratch import owned_prefix, temp_root
+from .forkserver_cleanup import DIR_ENV
 from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
 # Not `-m labkit.tasks.worker`: `import labkit` already imports that module, so runpy would run a
 # second copy of it as __main__ (with its own classes and state) and warn about it in every log.
 WORKER_ENTRY = "from labkit.tasks.worker import main; raise SystemExit(main())"
-_PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model"]  # what every worker needs, imported once
+# What every worker needs, imported once; the last one makes the server remove its temp dir when it exits.
+_PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_cleanup"]
 _server_dir: Path | None = None
 _server_lock = threading.Lock()
 
@@ -55,6 +57,7 @@ def _fork_server() -> Any:
         if config.get("tempdir") is None:
             _server_dir = Path(tempfile.mkdtemp(prefix=f"{owned_prefix('worker')}forkserver-", dir=temp_root()))
             config["tempdir"] = str(_server_dir)
+            os.environ[DIR_ENV] = str(_server_dir)  # read by the fork server as it starts, on first use
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)  # only counts before the server starts; it starts on first use
         return context
