@@ -6,9 +6,11 @@ production code calls (the rule-4 bug when made on an event loop);
 local endpoint (:mod:`labkit.model.endpoint`), which a worker finds through the
 environment its parent gave it.
 
-The SDK takes most of a second to import, so this module imports it, and the
-worker imports this module before it says it is ready: the first call of a task
-must not pay for the import while the heartbeat waits behind it.
+The SDK takes most of a second to import, and its first client and first call
+cost tens of milliseconds more (modules it loads on first use). A worker pays for
+all of it before it says it is ready: the import and those modules in the fork
+server that starts workers (:mod:`labkit.tasks.procs`), its own clients in
+:func:`prepare`. None of it may land on a loop whose heartbeat is being watched.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ def _client(kind: str) -> Any:
             _clients[kind] = (openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key) if kind == "sync"
                               else endpoint.async_client())
         return _clients[kind]
+
+
+def _load_lazy_parts() -> None:
+    """Load what the SDK loads on a client's first use; it sends nothing (no request is made)."""
+    for make in (openai.OpenAI, openai.AsyncOpenAI):
+        make(base_url="http://127.0.0.1:9/v1", api_key="unused").chat.completions  # noqa: B018
+
+
+_load_lazy_parts()
+
+
+def prepare() -> None:
+    """Make this process's clients now, the async one for the running loop (a worker, before it is ready)."""
+    _client("sync")
+    _client("async").for_loop()
 
 
 def _content(response: Any) -> str:

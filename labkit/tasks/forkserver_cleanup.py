@@ -14,7 +14,7 @@ import contextlib
 import os
 import shutil
 
-DIR_ENV = "LABKIT_FORKSERVER_DIR"
+from .procs import DIR_ENV
 
 _dir = os.environ.pop(DIR_ENV, "")
 if _dir:

@@ -36,7 +36,6 @@ from ..errors import LabError
 from ..model.endpoint import model_endpoint
 from ..redis.target import RedisTarget
 from ..scratch import owned_prefix, temp_root
-from .forkserver_cleanup import DIR_ENV
 from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
@@ -45,6 +44,7 @@ _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
 WORKER_ENTRY = "from labkit.tasks.worker import main; raise SystemExit(main())"
 # What every worker needs, imported once; the last one makes the server remove its temp dir when it exits.
 _PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_cleanup"]
+DIR_ENV = "LABKIT_FORKSERVER_DIR"  # that temp dir, for the server (only it reads this)
 _server_dir: Path | None = None
 _server_lock = threading.Lock()
 
@@ -57,7 +57,11 @@ def _fork_server() -> Any:
         if config.get("tempdir") is None:
             _server_dir = Path(tempfile.mkdtemp(prefix=f"{owned_prefix('worker')}forkserver-", dir=temp_root()))
             config["tempdir"] = str(_server_dir)
-            os.environ[DIR_ENV] = str(_server_dir)  # read by the fork server as it starts, on first use
+        # Read by the fork server as it starts (on first use). Never an inherited value: that dir is another's.
+        if _server_dir is not None:
+            os.environ[DIR_ENV] = str(_server_dir)
+        else:
+            os.environ.pop(DIR_ENV, None)
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(_PRELOAD)  # only counts before the server starts; it starts on first use
         return context
@@ -70,7 +74,8 @@ def stop_fork_server() -> None:
     with _server_lock:
         server = getattr(multiprocessing.forkserver, "_forkserver", None)
         if server is not None and getattr(server, "_forkserver_pid", None) and hasattr(server, "_stop"):
-            server._stop()
+            with contextlib.suppress(FileNotFoundError):  # the exiting server removed its socket itself
+                server._stop()
         if _server_dir is not None:
             shutil.rmtree(_server_dir, ignore_errors=True)
             if multiprocessing.current_process()._config.get("tempdir") == str(_server_dir):

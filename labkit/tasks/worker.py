@@ -179,6 +179,7 @@ class Worker:
     async def start(self) -> None:
         """Register (one beat now), start the heartbeat (and recovery loop), say ready."""
         c = self.config
+        self._sdk.prepare()  # the model clients, made before the first beat (their first use costs CPU)
         await beat_async(self.client, self.target, self.id, ttl_ms_of(c.ttl_s))
         await self.client.hset(self.target.key("worker", self.id), mapping={
             "pid": os.getpid(), "work": c.work, "heartbeat": c.heartbeat or "custom"})
