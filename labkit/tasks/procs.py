@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import weakref
 from pathlib import Path
 from typing import Any, Iterable
@@ -103,7 +104,15 @@ def _worker_main(argv: list[str], env: dict[str, str], log: str) -> None:
     sys.path[:0] = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     from .worker import main
 
-    raise SystemExit(main(argv))
+    try:
+        code = main(argv)
+    except KeyboardInterrupt:  # as a Python started on its own would end: the traceback, then death by SIGINT
+        traceback.print_exc()
+        sys.stderr.flush()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        raise
+    raise SystemExit(code)
 
 
 class Forked:
