@@ -196,8 +196,10 @@ CPU_CODE = ("`loop = asyncio.get_running_loop()`, then "
 
 
 def _pickling_problem(exc: BaseException) -> bool:
-    text = f"{type(exc).__name__}: {exc}".lower()
-    return isinstance(exc, pickle.PicklingError) or "pickle" in text or "can't get attribute" in text
+    """A function the pool could not send: Python 3.13 says "AttributeError: Can't get local object"."""
+    text = f"{type(exc).__name__}: {exc} {exc.__cause__ or ''}".lower()
+    return isinstance(exc, pickle.PicklingError) or any(
+        words in text for words in ("pickl", "can't get attribute", "can't get local object"))
 
 
 @exercise("01.cpu-executor", title="Pick the right executor for CPU-bound work", time_limit=40)
