@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from labkit.exercises.framework import MODE_ENV, CheckResult, NotYet, check, exercise
+from labkit.exercises.framework import ASK_AGAIN, MODE_ENV, CheckResult, NotYet, check, exercise, forget_hints
 from labkit.errors import CheckFailed, LabError
 from labkit.exercises.running import runaway_note
 
@@ -170,3 +170,14 @@ async def test_fetch_all_rejects_the_mistakes_with_a_specific_hint(answer, hint:
     result = await check("00.fetch-all", answer)
     assert not result.passed
     assert hint in result.message
+
+
+@pytest.mark.parametrize("answer", [_one_by_one, _unawaited])
+async def test_fetch_all_hints_name_the_tool_first_and_spell_the_call_out_on_a_second_ask(answer) -> None:
+    forget_hints()
+    first = await check("00.fetch-all", answer)
+    assert not first.passed and "asyncio.gather" in first.message and "gather(" not in first.message
+    assert first.code_kept_back and ASK_AGAIN in first._repr_html_()
+    second = await check("00.fetch-all", answer)
+    assert not second.passed and "asyncio.gather(*(fetch(name) for name in names))" in second.code
+    assert (await check("00.fetch-all", _gather)).passed

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from labkit.lessons import boundaries
-from labkit.exercises.framework import MODE_ENV, check
+from labkit.exercises.framework import ASK_AGAIN, MODE_ENV, check, forget_hints
 
 
 @pytest.fixture(autouse=True)
@@ -172,7 +172,10 @@ async def test_from_a_thread_rejects_run_until_complete_and_unawaited() -> None:
     def no_wait(loop, fn, *args):
         return asyncio.run_coroutine_threadsafe(fn(*args), loop)
 
-    assert ".result(" in (await check("02.from-a-thread", no_wait)).message
+    forget_hints()
+    first = await check("02.from-a-thread", no_wait)
+    assert not first.passed and "block it on the future" in first.message and ".result(" not in first.message
+    assert ".result(" in (await check("02.from-a-thread", no_wait)).code
     result = await check("02.from-a-thread", lambda loop, fn, *args: fn(*args))
     assert not result.passed and "awaitable" in result.message
 
@@ -227,3 +230,53 @@ def test_signal_demo_in_a_real_subprocess() -> None:
     assert not bad.ok and "never awaited" in str(bad.facts["warning on stderr"])
     with pytest.raises(ValueError, match="mode must be one of"):
         boundaries.signal_demo("nope")
+
+
+# -- hints: the idea first, the code on a second ask ---------------------------
+
+SPELLED_OUT = ("to_thread(", "run_coroutine_threadsafe(", ".result(", "asyncio.sleep(")
+
+
+async def summarise_blocking(model, text):
+    return model.chat(text)
+
+
+async def summarise_calls_first(model, text):
+    return await asyncio.to_thread(model.chat(text))
+
+
+async def summarise_sleeps_first(model, text):
+    time.sleep(0.1)
+    return await asyncio.to_thread(model.chat, text)
+
+
+def hands_over_without_waiting(loop, coro_fn, *args):
+    return asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)
+
+
+def runs_the_loop_itself(loop, coro_fn, *args):
+    return loop.run_until_complete(coro_fn(*args))
+
+
+@pytest.mark.parametrize("exercise_id, answer, code", [
+    ("02.offload-sync", summarise_blocking, "asyncio.to_thread(model.chat, text)"),
+    ("02.offload-sync", summarise_calls_first, "asyncio.to_thread(model.chat, text)"),
+    ("02.offload-sync", summarise_sleeps_first, "await asyncio.sleep(...)"),
+    ("02.from-a-thread", hands_over_without_waiting, "run_coroutine_threadsafe(coro_fn(*args), loop).result("),
+    ("02.from-a-thread", runs_the_loop_itself, "run_coroutine_threadsafe(coro_fn(*args), loop).result("),
+])
+async def test_02_hints_give_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
+    forget_hints()
+    first = await check(exercise_id, answer)
+    card = first._repr_html_()
+    assert not first.passed and first.code_kept_back and ASK_AGAIN in card, first.message
+    assert not any(call in first.message or call in card for call in SPELLED_OUT), card
+    second = await check(exercise_id, answer)
+    assert not second.passed and code in second.code and not second.code_kept_back, second.code
+
+
+async def test_02_right_answers_still_pass_after_a_hint() -> None:
+    forget_hints()
+    assert not (await check("02.offload-sync", summarise_blocking)).passed
+    result = await check("02.offload-sync", summarise_to_thread)
+    assert result.passed and not result.code and not result.code_kept_back, result.message

@@ -15,6 +15,7 @@ from ..instruments.loop_monitor import LoopMonitor
 
 CHAT_S = 0.3
 OWN_STALL_S = 0.05
+OFFLOAD_CODE = "`return await asyncio.to_thread(model.chat, text)`"
 
 
 def _close_if_coroutine(value: Any) -> bool:
@@ -108,21 +109,23 @@ async def offload_sync_check(answer: Any) -> str:
         if "not callable" in str(exc):
             raise NotYet(
                 "to_thread got the *result* of model.chat(...), which already ran on the loop: pass the function "
-                "and its argument separately, `asyncio.to_thread(model.chat, text)`."
+                "and its argument separately, so the thread makes the call.",
+                code=OFFLOAD_CODE,
             ) from None
         raise
     if _close_if_coroutine(result):
         raise NotYet("summarise returned a coroutine: await the call inside it and return the text.")
     if not model.threads:
         raise NotYet(f"summarise never called model.chat, yet returned {result!r}: a summary written out or made "
-                     "up skips the model. Call it, off the loop: `return await asyncio.to_thread(model.chat, text)`.")
+                     "up skips the model. Call it, off the loop, and return its reply.", code=OFFLOAD_CODE)
     if result != model.reply("chapter 1"):
         raise NotYet(f"summarise(model, 'chapter 1') should return what model.chat('chapter 1') returned, "
                      f"{model.reply('chapter 1')!r}, got {result!r}.")
     if threading.get_ident() in model.threads:  # where chat() ran, not how long a pause was: load stretches pauses
         raise NotYet(
-            f"The event loop was frozen for {gap:.2f} s while chat() ran on it. Offload the sync call: "
-            "`await asyncio.to_thread(model.chat, text)`."
+            f"The event loop was frozen for {gap:.2f} s while chat() ran on it. Hand the sync call to a worker "
+            "thread and await it there, so the loop keeps running meanwhile.",
+            code=OFFLOAD_CODE,
         )
     code = getattr(answer, "__code__", None)
     # A sync wait written in summarise holds the loop for its whole length (tens of ms at least); a busy
@@ -131,13 +134,14 @@ async def offload_sync_check(answer: Any) -> str:
         f.filename == code.co_filename and code.co_firstlineno <= f.lineno for f in s.stack)]
     if own:
         raise NotYet(f"The event loop stalled {own[0].duration_s * 1000:.0f} ms inside summarise itself, at "
-                     f"{own[0].where}: any sync wait in an `async def` holds the loop, however short. Await "
-                     "instead (`await asyncio.sleep(...)`), or offload it with the call: "
-                     "`await asyncio.to_thread(model.chat, text)`.")
+                     f"{own[0].where}: any sync wait in an `async def` holds the loop, however short. Wait the "
+                     "async way, or move the wait into the thread with the call.",
+                     code=f"`await asyncio.sleep(...)` instead of `time.sleep(...)`; {OFFLOAD_CODE}")
     return f"chat() took {CHAT_S} s in a worker thread; the loop's longest pause was {gap * 1000:.0f} ms."
 
 
 SETTLE_S = 0.1
+THREADSAFE_CODE = "`return asyncio.run_coroutine_threadsafe(coro_fn(*args), loop).result(timeout=10)`"
 NUDGE_S = 1.0
 
 
@@ -185,11 +189,13 @@ async def from_a_thread_check(answer: Any) -> str:
     except RuntimeError as exc:
         raise NotYet(
             f"Your code raised RuntimeError: {exc}. A worker thread cannot start or run this loop itself; hand the "
-            "coroutine over with `asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)` and wait on `.result()`."
+            "coroutine over to the loop's own thread (asyncio.run_coroutine_threadsafe) and wait for its result.",
+            code=THREADSAFE_CODE,
         ) from None
     except asyncio.TimeoutError:
         raise NotYet("call_on_loop never returned: the coroutine was handed over but the thread never got its "
-                     "result. Use `asyncio.run_coroutine_threadsafe(coro_fn(*args), loop).result()`.") from None
+                     "result. Block the thread on the future you got back until it holds the result.",
+                     code=THREADSAFE_CODE) from None
     finally:
         nudge.cancel()
     if started and handed_over and started[0] - handed_over[0] > NUDGE_S / 2:
@@ -197,16 +203,20 @@ async def from_a_thread_check(answer: Any) -> str:
             f"The coroutine only started {started[0] - handed_over[0]:.2f} s after your thread handed it over, "
             "when something else happened to wake the loop: loop.create_task / asyncio.ensure_future / "
             "loop.call_soon are not thread-safe, they queue the work without waking a loop that sleeps. "
-            "`asyncio.run_coroutine_threadsafe(coro_fn(*args), loop)` queues it and wakes the loop."
+            "asyncio.run_coroutine_threadsafe is the one that queues it and wakes the loop.",
+            code=THREADSAFE_CODE,
         )
     if _close_if_coroutine(result) or isinstance(result, (asyncio.Future, concurrent.futures.Future)):
-        raise NotYet("call_on_loop returned an awaitable, not the result: wait for it with `.result(timeout=...)`.")
+        raise NotYet("call_on_loop returned an awaitable, not the result: the thread cannot await, so block it "
+                     "on the future until the result is there, and return that.", code=THREADSAFE_CODE)
     if not ran_on:
         raise NotYet("The coroutine never ran: calling coro_fn(*args) only makes a coroutine; submit it to the loop.")
     if ran_on[0] != loop_thread:
         raise NotYet(
             "The coroutine ran on a new event loop in the worker thread (asyncio.run?), not on the loop you were "
-            "given, so it cannot share that loop's clients and locks. Use `asyncio.run_coroutine_threadsafe`."
+            "given, so it cannot share that loop's clients and locks. Hand the coroutine to the loop you were given "
+            "(asyncio.run_coroutine_threadsafe).",
+            code=THREADSAFE_CODE,
         )
     if result != 5:
         raise NotYet(f"call_on_loop(loop, add, 2, 3) should return 5, got {result!r}.")

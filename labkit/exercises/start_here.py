@@ -51,7 +51,8 @@ async def fetch_all_check(answer: Any) -> str:
                 item.close()
             elif isinstance(item, asyncio.Future):
                 item.cancel()
-        raise NotYet("Your list holds coroutines or tasks, not results: await them (asyncio.gather does that for you).")
+        raise NotYet("Your list holds coroutines or tasks, not results: await them (asyncio.gather does that for you).",
+                     code="`return await asyncio.gather(*(fetch(name) for name in names))`")
     expected = [fetch.answer(n) for n in NAMES]
     if sorted(fetch.calls) != sorted(NAMES):
         raise NotYet(f"fetch should be called once per name; it was called for {fetch.calls}. Return what those "
@@ -65,6 +66,7 @@ async def fetch_all_check(answer: Any) -> str:
         raise NotYet(
             f"{len(NAMES)} calls of {CALL_S} s took {elapsed:.2f} s: at most {fetch.peak} ran at once. "
             "Awaiting each call in turn runs them one after another; start them all, then wait "
-            "(asyncio.gather, or tasks in an asyncio.TaskGroup)."
+            "(asyncio.gather, or tasks in an asyncio.TaskGroup).",
+            code="`return await asyncio.gather(*(fetch(name) for name in names))`",
         )
     return f"{len(NAMES)} calls of {CALL_S} s finished in {elapsed:.2f} s, all {fetch.peak} at once, results in order."
