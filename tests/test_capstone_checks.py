@@ -12,6 +12,7 @@ import pytest
 
 from labkit import llm
 from labkit.exercises import framework as checks
+from labkit.exercises.capstone import RULE_IDEAS
 from labkit.lessons.capstone_service import BROKEN_EXECUTOR, PIECES, assemble, review_broken
 from labkit.tasks.reconcilers import reconcile_epoch, reconcile_lua, reconcile_recheck
 from test_rule4_checks import thread_with_event
@@ -71,9 +72,16 @@ def test_reviewer_flags_every_rule_on_the_broken_service() -> None:
 
 @pytest.mark.parametrize("name", list(PIECES))
 async def test_broken_originals_are_rejected_with_the_rule(broken, name: str) -> None:
+    checks.forget_hints()
     result = await _check(PIECES[name].exercise, getattr(broken, name))
     assert not result.passed
     assert "The reviewer still finds R" in result.message
+    # the idea first, the reviewer's fix (the code) on a second ask
+    rule = result.message.split("still finds ")[1][:2]
+    assert RULE_IDEAS[rule] in result.message and "Fix:" not in result.message, result.message
+    assert not result.code and result.code_kept_back and checks.ASK_AGAIN in result._repr_html_()
+    again = await _check(PIECES[name].exercise, getattr(broken, name))
+    assert not again.passed and again.code and again.code not in again.message and not again.code_kept_back
 
 
 async def test_find_accepts_the_map_and_rejects_a_wrong_one() -> None:
@@ -179,7 +187,10 @@ async def test_heartbeat_styles(tmp_path) -> None:
     assert (await _check("06.heartbeat", thread_with_event)).passed  # rule 4's answer fits here too
     assert (await _check("06.heartbeat", m.with_timer)).passed
     assert "after its stop function" in (await _check("06.heartbeat", m.never_stops)).message
-    assert "runs on that loop" in (await _check("06.heartbeat", m.on_the_loop)).message
+    checks.forget_hints()
+    on_the_loop = await _check("06.heartbeat", m.on_the_loop)
+    assert "runs on that loop" in on_the_loop.message and "stop.wait(" not in on_the_loop.message
+    assert "while not stop.wait(interval_s): beat()" in (await _check("06.heartbeat", m.on_the_loop)).code
 
 
 async def test_shutdown_passes_and_a_stopless_fix_fails(tmp_path) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from labkit import llm
-from labkit.exercises.framework import check
+from labkit.exercises.framework import ASK_AGAIN, check, forget_hints
 from labkit.model.sdk_model import openai_achat, openai_chat
 
 
@@ -114,9 +114,11 @@ async def test_offload_handler_accepts(answer) -> None:
     (with_to_thread("s", [], None), "a call"),
 ])
 async def test_offload_handler_rejects(answer, hint: str) -> None:
+    forget_hints()
     result = await check("04.offload-handler", answer)
     assert not result.passed
     assert hint in result.message, result.message
+    assert not any(call in result.message for call in SPELLED_OUT), result.message  # the idea first
 
 
 # --------------------------------------------------------------------------- 04.heartbeat-thread
@@ -214,9 +216,11 @@ async def test_heartbeat_thread_accepts(answer) -> None:
     (beats_from_the_start_only, "declared dead"),
 ])
 async def test_heartbeat_thread_rejects(answer, hint: str) -> None:
+    forget_hints()
     result = await check("04.heartbeat-thread", answer)
     assert not result.passed
     assert hint in result.message, result.message
+    assert not any(call in result.message for call in SPELLED_OUT), result.message  # the idea first
 
 
 async def test_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
@@ -228,3 +232,20 @@ async def test_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
     ]:
         result = await check(exercise_id, answer)
         assert result.passed == right, (exercise_id, answer.__name__, loaded_machine, result.message)
+
+
+SPELLED_OUT = ("to_thread(", "openai_achat(", "stop.wait(", "threading.Thread(")
+
+
+@pytest.mark.parametrize("exercise_id, answer, code", [
+    ("04.offload-handler", sync_sdk_on_the_loop, "asyncio.to_thread(openai_chat, system_msg, history, conf)"),
+    ("04.offload-handler", made_up_in_a_thread, "await openai_achat(system_msg, history, conf)"),
+    ("04.heartbeat-thread", on_the_loop, "while not stop.wait(interval_s): beat()"),
+])
+async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
+    forget_hints()
+    first = await check(exercise_id, answer)
+    assert not first.passed and not first.code and first.code_kept_back, first.message
+    assert ASK_AGAIN in first._repr_html_()
+    second = await check(exercise_id, answer)
+    assert not second.passed and code in second.code and not second.code_kept_back, second.code

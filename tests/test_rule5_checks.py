@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from labkit.exercises.framework import check
+from labkit.exercises.framework import ASK_AGAIN, check, forget_hints
 
 
 @pytest.fixture(autouse=True)
@@ -85,9 +85,11 @@ async def test_stop_handlers_accept(answer) -> None:
     (stops_on_its_own, "never claimed a task before SIGTERM arrived"),
 ])
 async def test_stop_handlers_reject(answer, hint: str) -> None:
+    forget_hints()
     result = await check("05.stop-handlers", answer)
     assert not result.passed
     assert hint in result.message, result.message
+    assert not any(call in result.message for call in SPELLED_OUT), result.message  # the idea first
 
 
 # --------------------------------------------------------------------------- 05.graceful-worker
@@ -251,9 +253,11 @@ async def test_graceful_worker_accepts(answer) -> None:
     (bypasses_the_worker, "never claimed a task"),
 ])
 async def test_graceful_worker_rejects(answer, hint: str) -> None:
+    forget_hints()
     result = await check("05.graceful-worker", answer)
     assert not result.passed
     assert hint in result.message, result.message
+    assert not any(call in result.message for call in SPELLED_OUT), result.message  # the idea first
 
 
 async def test_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
@@ -264,3 +268,22 @@ async def test_verdicts_hold_on_a_loaded_machine(loaded_machine) -> None:
     ]:
         result = await check(exercise_id, answer)
         assert result.passed == right, (exercise_id, answer.__name__, loaded_machine, result.message)
+
+
+SPELLED_OUT = ("add_signal_handler(", "call_soon_threadsafe(", "release(claim)", "worker.claim()",
+               "execute(claim)", "is_set()")
+
+
+@pytest.mark.parametrize("exercise_id, answer, code", [
+    ("05.stop-handlers", installs_nothing, "loop.add_signal_handler(sig, stop.set)"),
+    ("05.stop-handlers", raw_signal_sets_event, "loop.call_soon_threadsafe(stop.set)"),
+    ("05.graceful-worker", release_not_awaited, "await worker.release(claim)"),
+    ("05.graceful-worker", bypasses_the_worker, "claim = await worker.claim()"),
+])
+async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
+    forget_hints()
+    first = await check(exercise_id, answer)
+    assert not first.passed and not first.code and first.code_kept_back, first.message
+    assert ASK_AGAIN in first._repr_html_()
+    second = await check(exercise_id, answer)
+    assert not second.passed and code in second.code and not second.code_kept_back, second.code

@@ -34,6 +34,7 @@ from ..review import Review
 from .rule1 import check_offload_chat
 from .rule2 import keep_it_sync_check
 from .rule3 import safe_reconciler
+from .rule4 import BEAT_THREAD_CODE
 from .rule5 import check_graceful_worker
 
 RULE_IDS = ("R1", "R2", "R3", "R4", "R5")
@@ -56,6 +57,16 @@ async def _remember(name: str, answer: Any, verdict: Any) -> str:
     return message
 
 
+#: What each rule asks, said as what to do: the first hint; the reviewer's fix is the code on a second ask.
+RULE_IDEAS = {
+    "R1": "Keep the loop free: run the blocking call in a thread (a process for CPU work), or use an async client.",
+    "R2": "Keep the function on the side of the boundary its callers are on: a sync caller cannot await.",
+    "R3": "Make the check and the write one atomic step, so nothing can change the state between them.",
+    "R4": "Keep the heartbeat where a blocked event loop cannot stop it.",
+    "R5": "Let SIGTERM and SIGINT only set a stop event; the loop sees it, finishes or hands back its work, and returns.",
+}
+
+
 def _gate(name: str, answer: Any, rules: tuple[str, ...]) -> None:
     """The reviewer's verdict on the piece, as a hint naming the first finding."""
     try:
@@ -67,8 +78,8 @@ def _gate(name: str, answer: Any, rules: tuple[str, ...]) -> None:
     if found:
         first = found[0]
         more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-        raise NotYet(f"The reviewer still finds {first.rule} in your {name}{more}: {first.message}.\n"
-                      f"Fix: {first.fix}")
+        raise NotYet(f"The reviewer still finds {first.rule} in your {name}{more}: {first.message}. "
+                     f"{RULE_IDEAS.get(first.rule, '')}", code=first.fix)
 
 
 def _enclosing_functions(source: str = BROKEN_EXECUTOR) -> dict[str, str]:
@@ -217,7 +228,8 @@ async def check_heartbeat(start_heartbeat: Any) -> str:
     if during < expected // 2:
         raise NotYet(f"While the worker's loop was blocked for {BLOCK_S:g} s (a sync model call), your heartbeat "
                      f"beat {during} time(s) at a {BEAT_S:g} s interval (about {expected} expected): it runs on "
-                     "that loop. Run it in a `threading.Thread` that loops `while not stop.wait(interval_s): beat()`.")
+                     "that loop. Beat from a thread of its own that waits interval_s on a stop event between beats.",
+                     code=BEAT_THREAD_CODE)
     idle = got["idle"]
     if idle.stall_count and idle.stalled_s >= 0.5 * IDLE_S:  # held for half the time, not a busy machine's pause
         raise NotYet(f"Your heartbeat stalled the worker's loop {idle.stall_count} time(s) "

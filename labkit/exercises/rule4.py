@@ -54,16 +54,16 @@ async def _trial(module: LearnerModule, flag: str, work_args: list[str]) -> Hear
             raise NotYet(f"A worker running your code did not start: {last[0] if last else exc}") from None
 
 
-def _common_verdict(run: HeartbeatRun, what: str, fix: str) -> None:
+def _common_verdict(run: HeartbeatRun, what: str, fix: str, code: str = "") -> None:
     if run.verdicts:
         v = run.verdicts[0]
         raise NotYet(
             f"{v.worker} was declared dead {v.since_last_beat_s:.2f} s after its last beat (TTL {TTL_S:g} s) while "
             f"it was alive inside a {SLOW_S:g} s model call; its task was requeued and the model ran "
             f"{max(run.executions.values(), default=1)} times for it ({run.duplicate_executions} duplicate). "
-            f"{fix}")
+            f"{fix}", code=code)
     if run.duplicate_executions:
-        raise NotYet(f"These tasks ran twice: {run.ran_twice}. {fix}")
+        raise NotYet(f"These tasks ran twice: {run.ran_twice}. {fix}", code=code)
     if run.doc_state != "DONE":
         raise NotYet(f"The document did not finish (it is {run.doc_state}): the workers running your {what} "
                      f"did not complete its tasks.{_log_hint(run)}")
@@ -106,12 +106,19 @@ def _check_replies(run: HeartbeatRun, server_before: dict[str, int], server_afte
             raise NotYet(f"handle returned the right reply for {task}, but the model was never asked for it: "
                          "the reply was made up (computed with llm.reply_for, or copied) instead of coming from "
                          "a model call. The exercise is to keep the heartbeat alive *while the model is called*: "
-                         "call it in a thread (`await asyncio.to_thread(openai_chat, system_msg, history, conf)`) "
-                         "or through an async client (`await openai_achat(system_msg, history, conf)`).")
+                         "call the model in a thread, or through an async client, and return its reply.",
+                         code=HANDLE_CODE)
         took = e.t - float(e.get("began", e.t))
         if took < 0.8 * LATENCY_S:
             raise NotYet(f"handle returned after {took * 1000:.0f} ms, before the model could answer: await the "
                          "model call instead of starting it and moving on.")
+
+
+HANDLE_CODE = ("`return await asyncio.to_thread(openai_chat, system_msg, history, conf)`, or "
+               "`return await openai_achat(system_msg, history, conf)`.")
+BEAT_THREAD_CODE = ("`stop = threading.Event()`; a `threading.Thread(target=..., daemon=True)` whose target runs "
+                    "`while not stop.wait(interval_s): beat()`; return a function that calls `stop.set()` and "
+                    "joins the thread.")
 
 
 @exercise("04.offload-handler", title="Keep the heartbeat alive during a slow model call", time_limit=30)
@@ -124,8 +131,8 @@ async def check_offload_handler(handle: Any) -> str:
     run = await _trial(LearnerModule(handle, "handle", "handle function"), "--handler", ["--work", "blocking"])
     _common_verdict(run, "handle", "The blocking model call (a sync client such as OpenAI, which openai_chat uses, "
                     "httpx.Client or requests, or llm.chat) held the worker's loop, so its heartbeat task could not "
-                    "run. Offload it (`await asyncio.to_thread(openai_chat, system_msg, history, conf)`) or use an "
-                    "async client (`await openai_achat(system_msg, history, conf)`, which awaits AsyncOpenAI).")
+                    "run. Hand the call to a thread and await it, or call an async client (openai_achat awaits AsyncOpenAI).",
+                    HANDLE_CODE)
     _check_replies(run, server_before, await _served_by_server())
     return (f"A {SLOW_S:g} s call with a {TTL_S:g} s TTL: no worker was declared dead, every task ran once "
             f"({run.executions}), and the workers exited 0.")
@@ -141,8 +148,8 @@ async def check_heartbeat_thread(start_heartbeat: Any) -> str:
     run = await _trial(LearnerModule(start_heartbeat, "start_heartbeat", "start_heartbeat function"),
                        "--start-heartbeat", ["--work", "blocking"])
     _common_verdict(run, "heartbeat", "The model call blocks the worker's event loop, so anything scheduled on "
-                    "that loop (an asyncio task, call_later) waits for it. Beat from a `threading.Thread` that "
-                    "loops `while not stop.wait(interval_s): beat()`.")
+                    "that loop (an asyncio task, call_later) waits for it. Beat from a thread of its own that waits "
+                    "interval_s on a stop event between beats.", BEAT_THREAD_CODE)
     for worker in ("w1", "w2"):
         stopped = [e.t for e in run.events if e.worker == worker and e.kind in ("heartbeat-stopped", "exit")]
         beats = [e.t for e in run.events if e.worker == worker and e.kind == "beat"]

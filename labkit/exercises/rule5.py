@@ -36,7 +36,7 @@ def _last_line(log: str) -> str:
     return lines[-1][:300] if lines else "(no output)"
 
 
-def _signal_verdict(run: ShutdownRun, sig: str, fix: str, *, learner_loop: bool = False) -> None:
+def _signal_verdict(run: ShutdownRun, sig: str, fix: str, fix_code: str, *, learner_loop: bool = False) -> None:
     """Turn how the process ended into a hint, if it did not end well.
 
     ``learner_loop``: the learner wrote the main loop too, so a task left behind after a clean exit is the
@@ -46,13 +46,13 @@ def _signal_verdict(run: ShutdownRun, sig: str, fix: str, *, learner_loop: bool 
     if code is None:
         raise NotYet(f"After {sig} the worker was still running {EXIT_TIMEOUT_S:g} s later. The signal reached a "
                      "handler that never made the loop stop: an `async def` handed to signal.signal() returns a "
-                     f"coroutine nobody awaits, and a handler must set the stop event. {fix}")
+                     f"coroutine nobody awaits, and a handler must set the stop event. {fix}", code=fix_code)
     if code == -signal.Signals[sig].value:
         raise NotYet(f"{sig} killed the worker (exit code {code}): no handler was installed for {sig}, so its task "
-                     f"was left RUNNING until recovery noticed. {fix}")
+                     f"was left RUNNING until recovery noticed. {fix}", code=fix_code)
     if "KeyboardInterrupt" in run.log:
         raise NotYet(f"{sig} raised KeyboardInterrupt inside the worker: there is no handler for SIGINT, so Python's "
-                     f"default one interrupted the task. Handle SIGINT the same way as SIGTERM. {fix}")
+                     f"default one interrupted the task. Handle SIGINT the same way as SIGTERM. {fix}", code=fix_code)
     if code != 0:
         raise NotYet(f"After {sig} the worker exited with code {code}, not 0. It said: {_last_line(run.log)}")
     exits = [e for e in run.events if e.kind == "exit" and e.worker == "w1"]
@@ -63,10 +63,11 @@ def _signal_verdict(run: ShutdownRun, sig: str, fix: str, *, learner_loop: bool 
         unawaited = "was never awaited" in run.log and "release" in run.log
         raise NotYet(f"After {sig} the worker shut down and exited 0, but still held {', '.join(held) or 'its task'} "
                      "RUNNING, with nobody working on it, until recovery noticed: "
-                     + ("`worker.release(claim)` was called but never awaited, so it never ran. Write "
-                        "`await worker.release(claim)`." if unawaited else
+                     + ("worker.release was called but never awaited, so it never ran: a coroutine only runs "
+                        "when awaited." if unawaited else
                         "the task was dropped (cancelled or abandoned) without being handed back. Before returning, "
-                        "`await worker.release(claim)` for a task that will not finish in time."))
+                        "release the claim of a task that will not finish in time, and wait for the release."),
+                     code=RELEASE_CODE)
     if run.left_running or not cleaned_up:
         raise NotYet(f"After {sig} the process exited 0, but {run.left_running or 'its task'} was left RUNNING and "
                      "the worker's clean-up never ran: the handler ended the process (sys.exit / os._exit / raise) "
@@ -93,7 +94,7 @@ def _after_drain(run: ShutdownRun) -> None:
                      "finished, or finished after it was handed back.")
 
 
-def _stop_was_prompt(run: ShutdownRun, fix: str) -> None:
+def _stop_was_prompt(run: ShutdownRun, fix: str, fix_code: str) -> None:
     """The loop had nothing scheduled when the signal came: the stop must still wake it at once.
 
     Told apart by what happened to the task, not by a clock: a stop the loop heard at once runs out the
@@ -106,19 +107,22 @@ def _stop_was_prompt(run: ShutdownRun, fix: str) -> None:
             f"the worker only stopped when the call ended, {run.shutdown_s:.2f} s later, so the grace never "
             "counted. The stop event was set, but the loop slept on: a handler installed with signal.signal() "
             "runs outside the loop, and `stop.set()` there queues the waiter's wake-up without waking the loop. "
-            f"{fix} From a signal.signal() handler, `loop.call_soon_threadsafe(stop.set)` wakes it too.")
+            f"{fix} From a signal.signal() handler, have the loop set the event, through the method a loop "
+            "offers other threads.",
+            code=f"{fix_code}; from a signal.signal() handler, `loop.call_soon_threadsafe(stop.set)` wakes it too.")
 
 
-def _signal_hit_a_task(run: ShutdownRun, sig: str, fix: str) -> None:
+def _signal_hit_a_task(run: ShutdownRun, sig: str, fix: str, fix_code: str) -> None:
     """The run only means something if a task was in flight when the signal landed."""
     claims = [e.t for e in run.events if e.kind == "claim" and e.worker == "w1"]
     if not claims or claims[0] > run.signals[0][0]:
         raise NotYet(
             f"The worker never claimed a task before {sig} arrived: the stop event was already set when your "
             "handlers were installed. `stop.set()` with parentheses calls it right away (and hands its result, "
-            f"None, to the loop as the handler); pass the method itself, `stop.set`. {fix}")
+            f"None, to the loop as the handler); pass the method itself, uncalled. {fix}", code=fix_code)
 
 
+RELEASE_CODE = "`await worker.release(claim)`"
 IDLE_GRACE_S = 0.5
 IDLE_CALL_S = 3.0
 
@@ -136,11 +140,13 @@ async def check_stop_handlers(install_stop_handlers: Any) -> str:
     runs = await _trials(LearnerModule(install_stop_handlers, "install_stop_handlers", "install_stop_handlers"),
                          "--install", [("sigterm", {"args": base, "signals": [(0.15, "SIGTERM")]}),
                                        ("sigint-idle-loop", {"args": idle, "signals": [(0.15, "SIGINT")]})])
-    fix = "Use `loop.add_signal_handler(sig, stop.set)` for both signal.SIGTERM and signal.SIGINT."
+    fix = ("Register the stop event's set method, uncalled, as the handler of both SIGTERM and SIGINT through "
+           "the loop itself, so the loop runs it and wakes.")
+    code = "`for sig in (signal.SIGTERM, signal.SIGINT): loop.add_signal_handler(sig, stop.set)`"
     for run, sig in zip(runs, ("SIGTERM", "SIGINT")):
-        _signal_verdict(run, sig, fix)
-        _signal_hit_a_task(run, sig, fix)
-    _stop_was_prompt(runs[1], fix)
+        _signal_verdict(run, sig, fix, code)
+        _signal_hit_a_task(run, sig, fix, code)
+    _stop_was_prompt(runs[1], fix, code)
     for run in runs:
         _after_drain(run)
     term, sigint = runs
@@ -183,18 +189,21 @@ async def check_graceful_worker(run_worker: Any) -> str:
                        "signals": [(UNSIGNALLED_CALL_S + 0.6, "SIGTERM")]}),
     ])
     short, slow, unsignalled = runs
-    fix = ("Install handlers first: `loop.add_signal_handler(sig, worker.stop.set)` for SIGTERM and SIGINT, "
-           "and loop `while not worker.stop.is_set()`.")
+    fix = ("Install handlers first, through the loop, that set worker.stop on SIGTERM and SIGINT; then take "
+           "work only while that event is not set.")
+    code = ("`loop = asyncio.get_running_loop()`; `for sig in (signal.SIGTERM, signal.SIGINT): "
+            "loop.add_signal_handler(sig, worker.stop.set)`; then `while not worker.stop.is_set():`")
     touched = any(e.kind in ("claim", "ran") and e.worker == "w1" for e in short.events) or set(short.states_at_exit.values()) != {QUEUED}
     if not touched:
-        raise NotYet(f"Your worker never claimed a task: call `claim = await worker.claim()` in its loop and run "
-                     f"the claim with `await worker.execute(claim)`. It said: {_last_line(short.log)}")
+        raise NotYet(f"Your worker never claimed a task: in its loop, ask the worker for a claim and execute it "
+                     f"(both are async methods of worker). It said: {_last_line(short.log)}",
+                     code="`claim = await worker.claim()`, then `await worker.execute(claim)`")
     if slow.exit_code is None:
         raise NotYet(f"SIGINT came during a 3 s task and the worker was still running {EXIT_TIMEOUT_S:g} s later. "
                      f"Wait for the in-flight task at most worker.grace_s ({grace:g} s), then "
-                     "`await worker.release(claim)` and return.")
-    _signal_verdict(short, "SIGTERM", fix, learner_loop=True)
-    _signal_verdict(slow, "SIGINT", fix, learner_loop=True)
+                     "hand the claim back (release it, awaited) and return.", code=RELEASE_CODE)
+    _signal_verdict(short, "SIGTERM", fix, code, learner_loop=True)
+    _signal_verdict(slow, "SIGINT", fix, code, learner_loop=True)
     if short.states_at_exit.get("d1-t1") != DONE:
         raise NotYet(f"SIGTERM came 0.15 s into a 0.6 s task, with {2:g} s of grace, but the task was "
                      f"{short.states_at_exit.get('d1-t1')} when the worker exited: let a task that can finish in "
@@ -205,10 +214,10 @@ async def check_graceful_worker(run_worker: Any) -> str:
     if slow.states_at_exit.get("d1-t1") == DONE and not slow.released:
         raise NotYet(f"SIGINT came 0.15 s into a 3 s task and the worker took {slow.shutdown_s:.2f} s to exit, "
                      f"having waited for the whole call, far beyond worker.grace_s ({grace:g} s). "
-                     "Wait at most worker.grace_s, then `await worker.release(claim)` to hand it back.")
+                     "Wait at most worker.grace_s, then release the claim to hand it back.", code=RELEASE_CODE)
     if slow.states_at_exit.get("d1-t1") == RUNNING:
-        raise NotYet("The slow task was left RUNNING when the worker exited: release it with "
-                     "`await worker.release(claim)` so another worker can take it at once.")
+        raise NotYet("The slow task was left RUNNING when the worker exited: release its claim (and await the "
+                     "release) so another worker can take it at once.", code=RELEASE_CODE)
     _no_grace_without_a_signal(unsignalled, grace)
     for run in runs:
         _after_drain(run)
