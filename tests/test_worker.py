@@ -10,7 +10,7 @@ import pytest
 
 from labkit.redis.server import EmbeddedRedis
 from labkit.redis.target import RedisTarget
-from labkit.tasks.procs import WORKER_ENTRY, ProcessGroup
+from labkit.tasks.procs import ProcessGroup
 
 from labkit.lessons.heartbeat_demo import run_heartbeat_demo
 from labkit.tasks.worker import BROKEN_MODES, FIXED_MODES, WorkerConfig, parse_args
@@ -66,10 +66,10 @@ def test_bad_config_is_a_clear_error(kwargs, message: str) -> None:
 
 
 def test_cli_rejects_unknown_mode() -> None:
-    done = subprocess.run([sys.executable, "-c", WORKER_ENTRY, "--id", "w1", "--mode", "nope"],
+    done = subprocess.run([sys.executable, "-m", "labkit.tasks.worker", "--id", "w1", "--mode", "nope"],
                           capture_output=True, text=True, timeout=20)
     assert done.returncode == 2 and "invalid choice" in done.stderr
-    assert "RuntimeWarning" not in done.stderr  # one copy of the worker module, not a second as __main__
+    assert "RuntimeWarning" not in done.stderr  # import labkit does not import the worker, so runpy runs one copy
 
 
 async def test_a_worker_started_while_redis_restarts_waits_for_it() -> None:

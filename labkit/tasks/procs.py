@@ -40,9 +40,6 @@ from ..scratch import owned_prefix, temp_root
 from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
-# Not `-m labkit.tasks.worker`: `import labkit` already imports that module, so runpy would run a
-# second copy of it as __main__ (with its own classes and state) and warn about it in every log.
-WORKER_ENTRY = "from labkit.tasks.worker import main; raise SystemExit(main())"
 # What every worker needs, imported once; the last one makes the server remove its temp dir when it exits.
 _PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_cleanup"]
 DIR_ENV = "LABKIT_FORKSERVER_DIR"  # that temp dir, for the server (only it reads this)

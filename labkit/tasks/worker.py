@@ -1,4 +1,4 @@
-"""The worker process, started by :class:`labkit.tasks.procs.WorkerProcess` with ``--id w1 --mode same-loop ...``.
+"""The worker process: ``python -m labkit.tasks.worker --id w1 --mode same-loop ...`` (the lab forks it: :mod:`.procs`).
 
 It claims tasks from the store's queue (:mod:`labkit.tasks.store`), calls the
 model for each through the real ``openai`` SDK (:mod:`labkit.model.sdk_model`)
@@ -339,7 +339,7 @@ async def amain(config: WorkerConfig) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> WorkerConfig:
-    p = argparse.ArgumentParser(prog="labkit.tasks.worker", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m labkit.tasks.worker", description=__doc__.split("\n\n")[0])
     p.add_argument("--id", required=True, help="worker id (letters, digits, _ . -)")
     p.add_argument("--mode", choices=sorted(PRESETS), help="preset for --work and --heartbeat")
     p.add_argument("--work", choices=WORKS, help="how the model call runs (default blocking)")
