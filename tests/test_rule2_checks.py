@@ -9,7 +9,8 @@ import time
 import pytest
 
 from labkit.lessons import boundaries
-from labkit.exercises.framework import ASK_AGAIN, MODE_ENV, check, forget_hints
+from hint_asks import assert_idea_then_code
+from labkit.exercises.framework import MODE_ENV, check, forget_hints
 
 
 @pytest.fixture(autouse=True)
@@ -266,13 +267,7 @@ def runs_the_loop_itself(loop, coro_fn, *args):
     ("02.from-a-thread", runs_the_loop_itself, "run_coroutine_threadsafe(coro_fn(*args), loop).result("),
 ])
 async def test_02_hints_give_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
-    forget_hints()
-    first = await check(exercise_id, answer)
-    card = first._repr_html_()
-    assert not first.passed and first.code_kept_back and ASK_AGAIN in card, first.message
-    assert not any(call in first.message or call in card for call in SPELLED_OUT), card
-    second = await check(exercise_id, answer)
-    assert not second.passed and code in second.code and not second.code_kept_back, second.code
+    await assert_idea_then_code(exercise_id, answer, code, SPELLED_OUT)
 
 
 async def test_02_right_answers_still_pass_after_a_hint() -> None:

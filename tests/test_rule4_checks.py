@@ -9,7 +9,8 @@ import time
 import pytest
 
 from labkit import llm
-from labkit.exercises.framework import ASK_AGAIN, check, forget_hints
+from hint_asks import assert_idea_then_code
+from labkit.exercises.framework import check, forget_hints
 from labkit.model.sdk_model import openai_achat, openai_chat
 
 
@@ -243,9 +244,4 @@ SPELLED_OUT = ("to_thread(", "openai_achat(", "stop.wait(", "threading.Thread(")
     ("04.heartbeat-thread", on_the_loop, "while not stop.wait(interval_s): beat()"),
 ])
 async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
-    forget_hints()
-    first = await check(exercise_id, answer)
-    assert not first.passed and not first.code and first.code_kept_back, first.message
-    assert ASK_AGAIN in first._repr_html_()
-    second = await check(exercise_id, answer)
-    assert not second.passed and code in second.code and not second.code_kept_back, second.code
+    await assert_idea_then_code(exercise_id, answer, code, SPELLED_OUT)

@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from labkit.exercises.framework import ASK_AGAIN, check, forget_hints
+from hint_asks import assert_idea_then_code
+from labkit.exercises.framework import check, forget_hints
 
 
 @pytest.fixture(autouse=True)
@@ -281,9 +282,4 @@ SPELLED_OUT = ("add_signal_handler(", "call_soon_threadsafe(", "release(claim)",
     ("05.graceful-worker", bypasses_the_worker, "claim = await worker.claim()"),
 ])
 async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
-    forget_hints()
-    first = await check(exercise_id, answer)
-    assert not first.passed and not first.code and first.code_kept_back, first.message
-    assert ASK_AGAIN in first._repr_html_()
-    second = await check(exercise_id, answer)
-    assert not second.passed and code in second.code and not second.code_kept_back, second.code
+    await assert_idea_then_code(exercise_id, answer, code, SPELLED_OUT)
