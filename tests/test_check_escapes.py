@@ -123,6 +123,8 @@ async def times_out_itself():
     ("test.await", times_out_itself, "Your code raised TimeoutError: the learner's own timeout", "raise TimeoutError"),
 ])
 async def test_escapes_become_cards_pointing_at_the_learners_line(exercise_id, answer, hint: str, line: str) -> None:
+    if answer is cancels_itself and sys.version_info < (3, 11):
+        line = ""  # Python 3.10's CancelledError carries no frame of the coroutine it cancelled
     result = await check(exercise_id, answer)
     assert not result.passed
     assert result.message.startswith(hint) and line in result.message, result.message

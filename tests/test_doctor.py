@@ -53,6 +53,7 @@ def test_windows_gets_the_ways_that_work_instead_of_a_missing_server() -> None:
     # A fresh process, told it runs on Windows, so no server started by another test is reused.
     probe = (
         "import sys\n"
+        "import redis\n"  # before the fake platform: asyncio would load its Windows event loop
         "from labkit.cli.doctor import check_redis\n"
         "sys.platform = 'win32'\n"
         "f = check_redis(); print(f.ok); print(f.detail, f.fix)\n"
