@@ -283,3 +283,18 @@ SPELLED_OUT = ("add_signal_handler(", "call_soon_threadsafe(", "release(claim)",
 ])
 async def test_a_hint_gives_the_idea_first_and_the_code_on_a_second_ask(exercise_id, answer, code) -> None:
     await assert_idea_then_code(exercise_id, answer, code, SPELLED_OUT)
+
+
+async def test_a_worker_takes_sigint_even_when_its_fork_server_started_with_sigint_ignored() -> None:
+    """A process that ignores SIGINT passes that on through exec; the workers' fork server must not."""
+    from labkit.tasks.procs import stop_fork_server
+
+    stop_fork_server()  # the next worker starts a new one, from a process that ignores SIGINT
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forget_hints()
+        result = await check("05.graceful-worker", no_handlers)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+        stop_fork_server()
+    assert not result.passed and "killed the worker" in result.message, result.message

@@ -90,6 +90,11 @@ def _worker_main(argv: list[str], env: dict[str, str], log: str) -> None:
     if isinstance(alive, int):
         with contextlib.suppress(OSError):
             os.close(alive)
+    # Signals as a Python started on its own has them. An ignored SIGINT survives exec, and a Jupyter
+    # kernel ignores SIGINT: without this, a fork server started from a kernel hands that on, and a
+    # worker with no handler of its own would shrug off the very SIGINT that rule 5 teaches about.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     out = os.open(log, os.O_WRONLY | os.O_APPEND)
     os.dup2(out, 1)
     os.dup2(out, 2)
