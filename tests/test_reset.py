@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -112,16 +113,22 @@ def test_reset_reclaims_an_orphaned_session(root: Path) -> None:
     os.kill(int(guard), signal.SIGSTOP)  # a guardian that cannot clean up after its owner
     proc.kill()
     proc.wait()
-    assert _gone(int(worker)), "a worker dies with its owner (parent-death signal)"
-    left = {p.name for p in root.iterdir()}
-    assert Path(directory).name in left and Path(answer).name in left
-    assert any(name.endswith(".log") for name in left) and any(name.endswith(".pid") for name in left)
-    dry = reset(dry_run=True, root=root)
-    assert len(dry.stopped) == 2 and {p.name for p in root.iterdir()} == left, "a dry run changes nothing"
-    report = reset(root=root)
-    assert sorted(s.split()[0] for s in report.stopped) == sorted([guard, server])
-    assert _gone(int(guard)) and _gone(int(server))
-    assert list(root.iterdir()) == []
+    try:
+        assert _gone(int(worker)), "a worker dies with its owner (parent-death signal)"
+        left = {p.name for p in root.iterdir()}
+        assert Path(directory).name in left and Path(answer).name in left
+        assert any(name.endswith(".log") for name in left) and any(name.endswith(".pid") for name in left)
+        dry = reset(dry_run=True, root=root)
+        assert len(dry.stopped) == 2 and {p.name for p in root.iterdir()} == left, "a dry run changes nothing"
+        report = reset(root=root)
+        assert sorted(s.split()[0] for s in report.stopped) == sorted([guard, server])
+        assert _gone(int(guard)) and _gone(int(server))
+        assert list(root.iterdir()) == []
+    except BaseException:  # a failed assertion must not leave a stopped guardian and its server running
+        for pid in (guard, server, worker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        raise
 
 
 def test_reset_spares_processes_and_files_that_only_look_like_the_lab(root: Path) -> None:
