@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import multiprocessing
 import multiprocessing.forkserver
@@ -238,6 +239,13 @@ class WorkerProcess:
             path.unlink(missing_ok=True)
 
 
+def _kill_abandoned(started: "concurrent.futures.Future[WorkerProcess]") -> None:
+    if not started.cancelled() and started.exception() is None:
+        proc = started.result()
+        proc.kill()
+        proc.discard_log()
+
+
 class ProcessGroup:
     """The workers one demo/check/test started; closing it kills any still running.
 
@@ -251,7 +259,24 @@ class ProcessGroup:
 
     async def start(self, worker_id: str, *args: str, ready: bool = True, timeout: float = 10.0) -> WorkerProcess:
         # In a thread: the first start waits for the fork server's imports, which must not hold the loop.
-        proc = await asyncio.to_thread(WorkerProcess, self.target, worker_id, args, self.python_path)
+        started: concurrent.futures.Future[WorkerProcess] = concurrent.futures.Future()
+
+        def start_in_thread() -> WorkerProcess:
+            try:
+                proc = WorkerProcess(self.target, worker_id, args, self.python_path)
+            except BaseException as exc:
+                started.set_exception(exc)
+                raise
+            started.set_result(proc)
+            return proc
+
+        try:
+            proc = await asyncio.to_thread(start_in_thread)
+        except asyncio.CancelledError:
+            # A check that timed out cancels this await, but the thread still starts the process, after
+            # close() has run: kill it as soon as it exists, from the thread that started it.
+            started.add_done_callback(_kill_abandoned)
+            raise
         self.procs.append(proc)
         if ready:
             await proc.wait_ready(timeout)
