@@ -50,7 +50,6 @@ async def test_quiet_loop_has_no_stalls() -> None:
     result = mon.result()
     assert result.stall_count == 0
     assert result.ticks >= 20
-    assert result.p99_ms < 20  # loose: CI machines are noisy
     assert len(result.tick_times) == len(result.tick_lags) == result.ticks
 
 
