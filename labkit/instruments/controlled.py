@@ -19,7 +19,7 @@ import redis.asyncio as aredis
 from .clock import StepClock, intercept_time
 from .runs import (_BLOCKED, _DONE, _HUNG, _RAISED, _RUNNING, _STARTING, _STOPPED, _WAITING, HUNG, ActorOutcome,
                    ExplorerError, RunResult, StepRecord, _Abandon, _changed, _short)
-from .script_watch import ScriptWatch, is_script
+from .script_watch import ScriptWatch, is_script, reads_server_clock
 from .state import Snapshot, _Keys
 from .stepping import NOT_FAKED, Command, describe_step, is_evalsha, noscript_sha, set_hook
 
@@ -314,7 +314,7 @@ class _Run:
     def note_script_commands(self, actor: str, label: str, commands: list[Command]) -> None:
         """Track the keys a script touched beyond its KEYS; note a script that read the server's clock."""
         self.keys.track(commands, within_prefix=True)
-        if any(str(c[0]).upper() == "TIME" for c in commands):
+        if reads_server_clock(commands):
             self.server_time.append(f"{actor}'s {' '.join(label.split()[:2])} at step {len(self.records) + 1}")
 
     async def start(self) -> None:

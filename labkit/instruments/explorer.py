@@ -83,7 +83,7 @@ from .controlled import Session, _Clients, _Run, _Tracker
 from .runs import (_DONE, _HUNG, _RAISED, _STARTING, _STOPPED, BOUND, ERROR, HUNG, OK, VIOLATION, ActorOutcome,
                    ExploreResult, ExplorerError, Mismatch, RunResult, ScheduleMismatch, StepRecord, StressResult,
                    _Abandon, _changed, _short, format_value)
-from .script_watch import ScriptWatch, is_script
+from .script_watch import ScriptWatch, is_script, reads_server_clock
 from .state import Snapshot, _Keys
 from .stepping import NOT_FAKED, Command, SteppedRedis, SyncSteppedRedis, describe_step, set_hook, step
 
@@ -650,7 +650,7 @@ class Explorer:
         if scripts and clients.scripts.started:
             ran = await clients.script_commands(scripts)
             keys.track(ran, within_prefix=True)
-            server_time = ["a script via redis.call('TIME')"] if any(str(c[0]).upper() == "TIME" for c in ran) else []
+            server_time = ["a script via redis.call('TIME')"] if reads_server_clock(ran) else []
         elif scripts:
             await clients.scripts.start()  # from the next run on, what scripts touch beyond KEYS is tracked
         final = await keys.snapshot(clients.admin)

@@ -40,6 +40,11 @@ def is_script(command: Command) -> bool:
     return _text(command[0]).upper() in _SCRIPT_COMMANDS
 
 
+def reads_server_clock(commands: Sequence[Command]) -> bool:
+    """Whether a script's commands include ``redis.call('TIME')``, which no client-side clock can pin."""
+    return any(_text(c[0]).upper() == "TIME" for c in commands)
+
+
 def _parse(line: bytes) -> Optional[tuple[bool, tuple[str, ...]]]:
     """(ran inside a script, the command's arguments) for one MONITOR line."""
     match = _LINE.match(line)
