@@ -32,8 +32,7 @@ def _client(kind: str) -> Any:
     with _lock:
         if kind not in _clients:
             endpoint = model_endpoint()
-            _clients[kind] = (openai.OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key) if kind == "sync"
-                              else endpoint.async_client())
+            _clients[kind] = endpoint.client() if kind == "sync" else endpoint.async_client()
         return _clients[kind]
 
 
