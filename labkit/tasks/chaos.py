@@ -266,7 +266,7 @@ class _Fleet:
                 continue
             proc.popen.send_signal(signal.SIGSTOP)
             await asyncio.sleep(0.05)  # a completion it sent just before the stop lands first...
-            if await _held_by(store, task_ids, proc.id) == held:  # ...and then it no longer holds the task
+            if await _held_by(store, task_ids, proc.id) == held:  # ...so freeze only if it still holds the task
                 self.frozen.append(proc)
                 self.stopped.append(proc)
                 return proc.id, await self.replace(slot), *held
