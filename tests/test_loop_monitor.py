@@ -150,6 +150,22 @@ async def test_two_monitors_on_one_loop_share_the_clock_and_leave_the_selector_a
     assert (inner.result().stall_count, outer.result().stall_count) == (1, 2)
 
 
+async def test_watchdog_sleeps_while_the_loop_only_ticks_and_still_names_what_blocks_next() -> None:
+    """Polling a quiet loop would cost more than the tick; yet a stall after the quiet, and one in a timer, are named."""
+    loop = asyncio.get_running_loop()
+    async with LoopMonitor() as mon:
+        await asyncio.sleep(1.0)  # nothing but the monitor's own ticks
+        quiet_ticks, quiet_looks, sleeps = mon.result().ticks, mon._looks, mon._sleeps
+        slow_checkpoint(0.1)  # a task step, right after the quiet
+        await asyncio.sleep(0.5)  # quiet again, then a stall in a bare timer callback
+        timer_done = loop.create_future()
+        loop.call_later(0.05, lambda: (crunch(0.1), timer_done.set_result(None)))
+        await timer_done
+    assert sleeps >= 1
+    assert quiet_looks * 3 < quiet_ticks  # polling would look at least once per tick
+    assert [s.function for s in mon.result().stalls] == ["slow_checkpoint", "crunch"]
+
+
 async def test_watchdog_thread_stops_on_exit() -> None:
     async with LoopMonitor():
         assert any(t.name == "labkit-loop-watchdog" for t in threading.enumerate())

@@ -24,7 +24,9 @@ late tick that no long pass explains (the loop ready but waiting for the GIL or
 the CPU) is a stall too, from 50 ms. Loops without a selector (uvloop, Windows' proactor)
 fall back to timing stalls by the late tick alone, which loses up to one tick.
 
-Attribution: a watchdog thread looks at the loop every few milliseconds; when a
+Attribution: a watchdog thread looks at the loop every few milliseconds while
+it works (and sleeps while it runs nothing but the monitor's ticks, since
+waking a thread costs about as much as the tick itself); when a
 pass has run for a tenth of the threshold it copies the loop thread's stack
 (``sys._current_frames``), so every stall is reported with the function, file
 and line that held the loop, skipping asyncio and other library frames so your
@@ -55,6 +57,8 @@ DEFAULT_STALL_THRESHOLD = 0.020
 #: GIL or the machine gave it no CPU) is a stall from this lag on: a busy machine delays
 #: a ready loop by a few tens of milliseconds now and then, which is nobody's code.
 WAITING_THRESHOLD = 0.050
+#: The watchdog sleeps once the loop has run nothing but ticks for this long.
+QUIET_BEFORE_SLEEP = 0.1
 
 __all__ = ["LoopMonitor", "MonitorResult", "Stall", "StackFrame", "percentile"]
 
@@ -336,17 +340,23 @@ class PassClock:
 
     Installed on the loop's selector instance (its ``select`` attribute), shared
     by every monitor on that loop, and removed when the last one leaves. Costs two
-    clock reads per pass. ``state`` is ``(pass number, when it began)``, with 0.0
-    for "idle in select", swapped as one tuple so the watchdog reads it whole.
+    clock reads per pass. ``state`` is ``(pass number, when it began, busy)``, with
+    0.0 for "idle in select", swapped as one tuple so a watchdog reads it whole.
+
+    A pass is *busy* unless it only runs a monitor's own tick. ``busy_began`` is
+    set when a busy pass begins, so a watchdog can sleep while the loop only ticks:
+    polling a quiet loop every few milliseconds would cost more than the tick itself.
     """
 
     _clocks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PassClock]" = weakref.WeakKeyDictionary()
 
-    def __init__(self, selector: Any) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, selector: Any) -> None:
         self._selector = selector
         self._original = selector.select
+        self._scheduled: list[Any] | None = getattr(loop, "_scheduled", None)  # the loop's timer heap, if readable
         self._listeners: list[PassListener] = []
-        self.state: tuple[int, float] = (0, time.monotonic())
+        self.state: tuple[int, float, bool] = (0, time.monotonic(), False)
+        self.busy_began = threading.Event()
         self._hook = self._select
         selector.select = self._hook
 
@@ -358,7 +368,7 @@ class PassClock:
             selector = getattr(loop, "_selector", None)
             if selector is None or not callable(getattr(selector, "select", None)):
                 return None
-            clock = cls._clocks[loop] = cls(selector)
+            clock = cls._clocks[loop] = cls(loop, selector)
         clock._listeners.append(listener)
         return clock
 
@@ -373,14 +383,31 @@ class PassClock:
 
     def _select(self, timeout: float | None = None) -> Any:
         now = time.monotonic()
-        seq, began = self.state
-        self.state = (seq + 1, 0.0)
+        seq, began, _ = self.state
+        self.state = (seq + 1, 0.0, False)
         for listener in self._listeners:
             listener(seq, began, now)
+        events: Any = ()
         try:
-            return self._original(timeout)
+            events = self._original(timeout)
+            return events
         finally:
-            self.state = (seq + 1, time.monotonic())
+            busy = bool(events) or not timeout or not self._only_ticks_due()
+            self.state = (seq + 1, time.monotonic(), busy)
+            if busy and not self.busy_began.is_set():
+                self.busy_began.set()
+
+    def _only_ticks_due(self) -> bool:
+        """True when select timed out for a monitor's tick and no other timer is due with it."""
+        heap = self._scheduled
+        if not heap or not _is_tick(heap[0]):
+            return False
+        soon = heap[0]._when + 0.001
+        return all(handle._when > soon or _is_tick(handle) for handle in heap[1:3])  # the heap's next two
+
+
+def _is_tick(handle: Any) -> bool:
+    return getattr(getattr(handle, "_callback", None), "__func__", None) is LoopMonitor._tick
 
 # --------------------------------------------------------------------------- the monitor
 
@@ -432,6 +459,8 @@ class LoopMonitor:
         self._thread: threading.Thread | None = None
         self._loop_ident = 0
         self._clock: PassClock | None = None
+        self._looks = 0  # how often the watchdog looked at the loop, and how often it slept instead
+        self._sleeps = 0
 
     # --- lifecycle
     async def __aenter__(self) -> LoopMonitor:
@@ -474,13 +503,15 @@ class LoopMonitor:
             self._handle.cancel()
         if self._clock is not None:
             self._clock.detach(self._on_pass)
-            seq, began = self._clock.state
+            seq, began, _ = self._clock.state
             if began:  # stopped inside a pass: a block right before exit is a stall too
                 self._on_pass(seq, began, time.monotonic())
         if self._t_end >= self._state[1]:
             # A tick fell due but the block ended first (a stall right before exit): count it.
             self._observe(self._t_end)
         self._stop.set()
+        if self._clock is not None:
+            self._clock.busy_began.set()  # wakes a sleeping watchdog so it can see the stop
         if self._thread is not None:
             self._thread.join(timeout=1.0)
         self._captures.clear()
@@ -507,10 +538,17 @@ class LoopMonitor:
             if self._clock is None:
                 self._record_stall(seq, due - self._t0, lag)
             elif lag >= max(self.stall_threshold, WAITING_THRESHOLD) and (
-                    not self._stalls or self._stalls[-1].end_s < due - self._t0 - 0.001):
+                    not self._stalls or self._stalls[-1].end_s < due - self._t0 - 0.001) and (
+                    not self._in_long_pass()):
                 # Late, yet no pass ran long: the loop was ready but could not run (GIL, CPU).
                 self._stalls.append(Stall(start_s=max(0.0, due - self._t0), duration_s=lag, stack=(WAITING,)))
         return seq
+
+    def _in_long_pass(self) -> bool:
+        """True when the tick runs late inside a pass that is itself a stall (it is recorded when it ends)."""
+        assert self._clock is not None
+        began = self._clock.state[1]
+        return bool(began) and time.monotonic() - began >= self.stall_threshold
 
     def _on_pass(self, seq: int, began: float, ended: float) -> None:
         """A pass of the loop has ended (called on the loop, just before it waits again)."""
@@ -533,12 +571,30 @@ class LoopMonitor:
 
     # --- the watchdog, in its own thread
     def _watch(self) -> None:
-        # While the loop sleeps in select() nothing can be stuck, so look half as often.
+        # Look every few ms while the loop works; while it only ticks, sleep until a busy pass begins.
         busy_period = min(self.stall_threshold / 4, 0.025)
-        idle_period = 2 * busy_period if self._clock is not None else busy_period
         period = busy_period
-        while not self._stop.wait(period):
-            period = idle_period if self._clock is not None and not self._clock.state[1] else busy_period
+        clock = self._clock
+        quiet_since: float | None = None
+        while not self._stop.is_set():
+            if clock is not None:
+                _, began, busy = clock.state
+                now = time.monotonic()
+                period = busy_period if began else 2 * busy_period  # in select() nothing can be stuck yet
+                if began and busy:
+                    quiet_since = None
+                elif quiet_since is None:
+                    quiet_since = now
+                elif now - quiet_since >= QUIET_BEFORE_SLEEP:
+                    clock.busy_began.clear()
+                    _, began, busy = clock.state
+                    if not (began and busy):  # a busy pass that began before the clear is still watched
+                        self._sleeps += 1
+                        clock.busy_began.wait(timeout=1.0)
+                    quiet_since = None
+                    continue
+            time.sleep(period)
+            self._looks += 1
             seq = self._overdue()
             if seq is None:
                 continue
@@ -551,7 +607,7 @@ class LoopMonitor:
     def _overdue(self) -> int | None:
         """The number of the pass (or tick) that may be becoming a stall right now, else None."""
         if self._clock is not None:  # a pass that has run a tenth of the threshold: early, so a slow wake-up still sees it
-            seq, began = self._clock.state
+            seq, began, _ = self._clock.state
             return seq if began and time.monotonic() - began >= self.stall_threshold / 10 else None
         seq, due = self._state
         return seq if time.monotonic() - due >= self.stall_threshold else None
