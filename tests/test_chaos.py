@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
-from labkit.tasks.chaos import Fault, fault_schedule, run_chaos
+from labkit.tasks.chaos import Fault, _Fleet, fault_schedule, run_chaos
+from labkit.tasks.procs import ProcessGroup
 from worker_procs import live_worker_children
 
 
@@ -40,6 +42,25 @@ async def test_invariants_hold_under_chaos(seed: int) -> None:
     assert result.stale_completions >= 1 and result.duplicate_executions >= 1, str(result)
     assert _gone(result.server_pid), "the chaos run left its Redis server running"
     assert result.plot() is not None
+
+
+async def test_a_woken_frozen_worker_that_dies_is_counted_as_crashed(lab) -> None:
+    """A frozen worker works on as an extra once woken; if it then dies on its own, the run says so, once."""
+    async with ProcessGroup(lab) as group:
+        fleet = _Fleet(group, ["--mode", "offload"])
+        await fleet.start(1)
+        extra = fleet.slots[0]
+        fleet.frozen.append(extra)  # as freeze() leaves it: out of its slot, signalled by us...
+        fleet.stopped.append(extra)
+        await fleet.replace(0)
+        await fleet.replace_crashed()
+        assert fleet.crashed == []  # ...and alive, so no crash
+        extra.send(signal.SIGKILL)
+        assert await extra.wait_exit(10) is not None
+        await fleet.replace_crashed()
+        await fleet.replace_crashed()
+        assert fleet.crashed == [extra.id] and extra.id in fleet.crash_logs
+        assert [p.id for p in fleet.slots] == ["w0-restart1"]  # an extra is not replaced
 
 
 def test_same_seed_same_faults() -> None:

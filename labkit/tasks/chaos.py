@@ -16,7 +16,7 @@ then injects a seeded schedule of faults while the tasks run:
   another worker. So every run shows the fencing at work, whatever the timings.
 
 Each killed, stopped or frozen worker is replaced at once (a frozen one works on
-as an extra worker once it wakes). A fault fires when a given
+as an extra worker once it wakes, and counts as crashed if it then dies). A fault fires when a given
 number of tasks are DONE, so the same seed gives the same schedule however fast
 the machine is (:func:`fault_schedule`). The final tally must show every task
 DONE exactly once in effect (model calls that ran twice are counted, the store's
@@ -279,13 +279,20 @@ class _Fleet:
                 proc.popen.send_signal(signal.SIGCONT)
 
     async def replace_crashed(self) -> None:
+        """Count and replace a slot's worker that died on its own; count a woken frozen worker that died."""
         for slot, proc in enumerate(self.slots):
             if not proc.alive and proc not in self.stopped:
-                self.crashed.append(proc.id)
-                lines = [line for line in proc.output().splitlines() if line.strip()]
-                self.crash_logs[proc.id] = lines[-1][:300] if lines else f"exit code {proc.popen.returncode}"
+                self._crash(proc)
                 self.stopped.append(proc)
                 await self.replace(slot)
+        for proc in self.frozen:  # an extra worker once woken, so nothing replaces it; until the end it must live
+            if not proc.alive and proc.id not in self.crash_logs:
+                self._crash(proc)
+
+    def _crash(self, proc: WorkerProcess) -> None:
+        self.crashed.append(proc.id)
+        lines = [line for line in proc.output().splitlines() if line.strip()]
+        self.crash_logs[proc.id] = lines[-1][:300] if lines else f"exit code {proc.popen.returncode}"
 
 
 async def _held_by(store: Store, task_ids: list[str], worker: str) -> tuple[str, int] | None:
