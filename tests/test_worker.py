@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 
@@ -91,3 +92,31 @@ async def test_a_worker_started_while_redis_restarts_waits_for_it() -> None:
             await client.aclose()
     finally:
         server.stop()
+
+
+SCRIPT_WITHOUT_GUARD = """
+import asyncio
+from labkit.redis.target import redis_target
+from labkit.tasks.procs import ProcessGroup
+
+print("script body ran", flush=True)
+
+
+async def main():
+    async with ProcessGroup(redis_target()) as group:
+        worker = await group.start("w1", "--mode", "offload")
+        print("worker ready", worker.alive, flush=True)
+
+asyncio.run(main())
+"""
+
+
+def test_a_script_without_a_main_guard_starts_workers(lab, tmp_path) -> None:
+    """multiprocessing runs the starter's script in each child first; the lab's workers must not."""
+    script = tmp_path / "starts_workers.py"
+    script.write_text(SCRIPT_WITHOUT_GUARD)
+    env = {**os.environ, "REDIS_URL": lab.url, "LABKIT_PREFIX": lab.prefix + "script:"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert done.stdout.splitlines() == ["script body ran", "worker ready True"], done.stdout + done.stderr[-1500:]

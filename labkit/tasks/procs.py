@@ -42,7 +42,7 @@ from .worker import PARENT_ENV
 
 _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
 # What every worker needs, imported once; the last one makes the server remove its temp dir when it exits.
-_PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_cleanup"]
+_PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_setup"]
 DIR_ENV = "LABKIT_FORKSERVER_DIR"  # that temp dir, for the server (only it reads this)
 _server_dir: Path | None = None
 _server_lock = threading.Lock()
