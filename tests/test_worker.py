@@ -120,3 +120,18 @@ def test_a_script_without_a_main_guard_starts_workers(lab, tmp_path) -> None:
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-1500:]
     assert done.stdout.splitlines() == ["script body ran", "worker ready True"], done.stdout + done.stderr[-1500:]
+
+
+def test_the_comparison_point_names_the_hurt_modes_and_groups_the_clean_ones() -> None:
+    from labkit.lessons.heartbeat_demo import HeartbeatComparison, HeartbeatRun
+    from labkit.tasks.execlog import Event
+
+    def run(mode: str, hurt: bool) -> HeartbeatRun:
+        events = [Event("ran", "w1", 1.0, {"task": "d1:1"})]
+        if hurt:  # declared dead, then beat again and ran the task a second time
+            events += [Event("dead", "w1", 2.0), Event("beat", "w1", 3.0), Event("ran", "w2", 4.0, {"task": "d1:1"})]
+        return HeartbeatRun(mode, 1.0, 0.1, 0.0, events, [], "DONE", 5.0)
+
+    modes = HeartbeatComparison([run("same-loop", True), run("offload", False), run("thread", False)])
+    assert modes.point == "Live workers declared dead / tasks run twice: same-loop 1/1; offload, thread 0/0."
+    assert HeartbeatComparison([run("thread", False)]).point.endswith(": thread 0/0.")

@@ -90,7 +90,12 @@ class HeartbeatComparison:
     @property
     def point(self) -> str:
         """What the side-by-side figure shows, in one line."""
-        return "; ".join(f"{r.mode}: {r.false_dead} wrongly dead, {len(r.ran_twice)} ran twice" for r in self.runs) + "."
+        hurt = [r for r in self.runs if r.false_dead or r.ran_twice]
+        clean = [r.mode for r in self.runs if not (r.false_dead or r.ran_twice)]
+        counts = "; ".join(f"{r.mode} {r.false_dead}/{len(r.ran_twice)}" for r in hurt)
+        if clean:
+            counts += ("; " if counts else "") + f"{', '.join(clean)} 0/0"
+        return f"Live workers declared dead / tasks run twice: {counts}."
 
     def __str__(self) -> str:
         return "\n".join([self.point, *(str(r) for r in self.runs)])
