@@ -345,7 +345,7 @@ async def _check_service(service: IngestService) -> str:
     skipped = [doc for doc in DOCS if doc not in written]
     if skipped or elapsed < 0.9 * IngestService.checkpoint_s:
         raise NotYet(
-            f"No stall, but the durable checkpoint write was "
+            "No stall, but the durable checkpoint write was "
             + (f"never made for {', '.join(skipped)}" if skipped else
                f"cut short ({len(DOCS)} documents in {elapsed:.2f} s; one write takes {IngestService.checkpoint_s:g} s)")
             + ": removing the write removes the stall and the durability with it. Keep "
