@@ -9,7 +9,9 @@ Workers forked from the server leave through ``os._exit`` and never run this.
 multiprocessing also has every child run its starter's ``__main__`` first (as
 ``__mp_main__``), so a script without an ``if __name__ == "__main__":`` guard
 would start workers from inside each worker. A worker runs labkit's worker and a
-learner's module, never the starter's script, so the server's children skip it.
+learner's module, never the starter's script, so our workers skip it. Only ours:
+a process pool that shares this server (multiprocessing keeps one per process)
+still gets its ``__main__``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import shutil
 from multiprocessing import spawn
 from typing import Any
 
-from .procs import DIR_ENV
+from .procs import DIR_ENV, WORKER_NAME
 
 _dir = os.environ.pop(DIR_ENV, "")
 if _dir:
@@ -34,7 +36,9 @@ _MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
 
 
 def _prepare_without_main(data: dict[str, Any]) -> None:
-    _prepare({key: value for key, value in data.items() if key not in _MAIN_KEYS})
+    if str(data.get("name", "")).startswith(WORKER_NAME):
+        data = {key: value for key, value in data.items() if key not in _MAIN_KEYS}
+    _prepare(data)
 
 
 spawn.prepare = _prepare_without_main  # spawn._main, run in each forked child, looks it up here

@@ -44,6 +44,7 @@ _live: "weakref.WeakSet[WorkerProcess]" = weakref.WeakSet()
 # What every worker needs, imported once; the last one makes the server remove its temp dir when it exits.
 _PRELOAD = ["labkit.tasks.worker", "labkit.model.sdk_model", "labkit.tasks.forkserver_setup"]
 DIR_ENV = "LABKIT_FORKSERVER_DIR"  # that temp dir, for the server (only it reads this)
+WORKER_NAME = "labkit-worker-"  # the process name of our workers (forkserver_setup.py reads it)
 _server_dir: Path | None = None
 _server_lock = threading.Lock()
 
@@ -163,7 +164,7 @@ class WorkerProcess:
         env.pop("LABKIT_CHECK_MODE", None)
         self.argv = ["--id", worker_id, *args]
         process = _fork_server().Process(target=_worker_main, args=(self.argv, env, str(self.log)),
-                                         name=f"labkit-worker-{worker_id}")
+                                         name=f"{WORKER_NAME}{worker_id}")
         process.start()
         self.popen = Forked(process)
         self.pid_file.write_text(f"{self.popen.pid}\n")  # how `labkit reset` finds an orphan worker
