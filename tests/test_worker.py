@@ -135,3 +135,38 @@ def test_the_comparison_point_names_the_hurt_modes_and_groups_the_clean_ones() -
     modes = HeartbeatComparison([run("same-loop", True), run("offload", False), run("thread", False)])
     assert modes.point == "Live workers declared dead / tasks run twice: same-loop 1/1; offload, thread 0/0."
     assert HeartbeatComparison([run("thread", False)]).point.endswith(": thread 0/0.")
+
+
+SCRIPT_SHARING_THE_FORK_SERVER = """
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+from labkit.redis.target import redis_target
+from labkit.tasks.procs import ProcessGroup
+
+
+def square(x):
+    return x * x
+
+
+async def main():
+    async with ProcessGroup(redis_target()) as group:
+        await group.start("w1", "--mode", "offload")  # the lab's fork server is up now
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            print("pool says", pool.submit(square, 7).result(timeout=30), flush=True)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_a_process_pool_sharing_the_fork_server_still_gets_its_main(lab, tmp_path) -> None:
+    """multiprocessing keeps one fork server per process (Python 3.14's default start method); only the lab's
+    workers skip the starter's __main__, so a learner's pool can still run a function defined in the script."""
+    script = tmp_path / "shares_the_server.py"
+    script.write_text(SCRIPT_SHARING_THE_FORK_SERVER)
+    env = {**os.environ, "REDIS_URL": lab.url, "LABKIT_PREFIX": lab.prefix + "script:"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=90, env=env,
+                          cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "pool says 49\n"), done.stderr[-1500:]
