@@ -243,15 +243,21 @@ def shared_redis() -> Iterator[tuple[int, str]]:
 PEEK = """
 import redis
 from labkit.redis.target import redis_target
+client = redis_target().sync_client()
 try:
-    print(redis_target().sync_client().get(%r))
+    print(client.get(%r))
+except redis.exceptions.NoPermissionError as exc:
+    print('denied', exc)
+try:
+    client.flushall()
+    print('flushed')
 except redis.exceptions.NoPermissionError as exc:
     print('denied', exc)
 """
 
 
 async def shared_class(hub: Hub, learners: list[Learner], monitor: Monitor) -> tuple[dict[str, list[dict]], str]:
-    """Run the class on the shared server; then have the first learner try to read the second's key."""
+    """Run the class on the shared server; then have the first learner try to read the second's key, and FLUSHALL."""
     kernels = await run_class(hub, learners)
     where = await probe_every_kernel(kernels)
     monitor.stop()
@@ -269,9 +275,9 @@ def test_shared_redis_with_per_learner_prefixes_on_a_hub() -> None:
         def per_learner(learners: list[Learner]) -> dict[str, dict[str, str]]:
             env = {}
             for learner in learners:  # the README's recipe: one ACL user per learner, limited to its prefix
-                secret = uuid.uuid4().hex
-                admin.acl_setuser(learner.name, enabled=True, passwords=[f"+{secret}"],
-                                  keys=[f"arl:{learner.name}:*"], channels=["*"], commands=["+@all"])
+                secret = uuid.uuid4().hex  # and to commands that cannot reach the others (no FLUSHALL, MONITOR, ...)
+                admin.acl_setuser(learner.name, enabled=True, passwords=[f"+{secret}"], keys=[f"arl:{learner.name}:*"],
+                                  channels=["*"], commands=["+@all", "-@dangerous", "+info"])
                 env[learner.name] = {"REDIS_URL": f"redis://{learner.name}:{secret}@127.0.0.1:{port}/0"}
             return env
 
@@ -292,9 +298,15 @@ def test_shared_redis_with_per_learner_prefixes_on_a_hub() -> None:
                     assert seen["uid"] == learner.uid and seen["server_pid"] == 0, "no private server on REDIS_URL"
                     assert sessions.match(seen["prefix"]).group(1) == learner.name
             peek = f"arl:{learners[1].name}:saved:0"
-            assert peeked.startswith("denied"), f"{learners[0].name} read {learners[1].name}'s key: {peeked}"
-            refused = [(entry["username"], entry["object"]) for entry in admin.acl_log()]
-            assert refused == [(learners[0].name, peek)], "only the deliberate peek may touch another's keys"
+            read, flush = peeked.splitlines()
+            assert read.startswith("denied"), f"{learners[0].name} read {learners[1].name}'s key: {read}"
+            assert flush.startswith("denied"), f"{learners[0].name} could FLUSHALL the class's server: {flush}"
+            refused = {(entry["username"], entry["object"]) for entry in admin.acl_log()}
+            deliberate = {(learners[0].name, peek), (learners[0].name, "flushall")}
+            # The explorer asks for MONITOR to follow Lua scripts, and without it reads the keys they declare.
+            fallbacks = {(learner.name, "monitor") for learner in learners}
+            assert deliberate <= refused <= deliberate | fallbacks, \
+                "only the deliberate peek and FLUSHALL, and the explorer's MONITOR, may be refused"
             assert admin.mget(list(seeded)) == list(seeded.values()), "a key the lab does not own was changed"
             commands = monitor.commands
             assert commands, "MONITOR saw nothing: the class did not use the shared server"
