@@ -282,16 +282,17 @@ class _Fleet:
         """Count and replace a slot's worker that died on its own; count a woken frozen worker that died."""
         for slot, proc in enumerate(self.slots):
             if not proc.alive and proc not in self.stopped:
-                self._crash(proc)
                 self.stopped.append(proc)
+                await self._crash(proc)
                 await self.replace(slot)
         for proc in self.frozen:  # an extra worker once woken, so nothing replaces it; until the end it must live
-            if not proc.alive and proc.id not in self.crash_logs:
-                self._crash(proc)
+            if not proc.alive and proc.id not in self.crashed:
+                await self._crash(proc)
 
-    def _crash(self, proc: WorkerProcess) -> None:
+    async def _crash(self, proc: WorkerProcess) -> None:
         self.crashed.append(proc.id)
-        lines = [line for line in proc.output().splitlines() if line.strip()]
+        output = await asyncio.to_thread(proc.output)  # a file read: keep it off the loop
+        lines = [line for line in output.splitlines() if line.strip()]
         self.crash_logs[proc.id] = lines[-1][:300] if lines else f"exit code {proc.popen.returncode}"
 
 
