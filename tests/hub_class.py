@@ -317,9 +317,11 @@ class RemoteKernel:
         model = await self.hub.api("POST", f"{self.base}/kernels", {"name": "python3", "path": cwd})
         self.kernel_id = model["id"]
         url = f"ws://127.0.0.1:{self.hub.port}{self.base}/kernels/{self.kernel_id}/channels?session_id={self.session}"
-        self.connection = await websocket_connect(
-            HTTPRequest(url, headers={"Authorization": f"token {self.hub.token}"}), max_message_size=64 << 20
-        )
+        # The server answers the upgrade once the kernel is up: with four kernels starting at once on
+        # two cores that can take longer than tornado's default 20 s.
+        request = HTTPRequest(url, headers={"Authorization": f"token {self.hub.token}"},
+                              connect_timeout=120, request_timeout=120)
+        self.connection = await websocket_connect(request, max_message_size=64 << 20)
         return self
 
     async def execute(self, code: str, timeout: float = 240) -> str:
