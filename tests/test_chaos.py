@@ -35,7 +35,7 @@ async def test_invariants_hold_under_chaos(seed: int) -> None:
     assert result.done_to_fail == 0 and result.lost == []
     assert result.crashed == [], f"workers died on their own (a Redis restart should be ridden out): {result.crash_logs}"
     assert all(code == 0 for code in result.sigterm_exit_codes.values()), result.sigterm_exit_codes
-    assert result.dead_verdicts >= result.kills + result.freezes  # every killed or frozen worker was noticed
+    assert result.dead_verdicts >= result.kills + result.freezes, str(result)  # every killed or frozen worker was noticed
     # the frozen worker's task was taken over and ran again; the zombie's own completion was fenced off
     frozen = next(f for f in result.fired if f.fault.kind == "freeze")
     assert frozen.task and result.executions[frozen.task] >= 2, (frozen, result.executions)

@@ -12,7 +12,7 @@ from labkit.tasks import execlog
 from labkit.tasks.completion import Outcome, complete_fenced
 from labkit.tasks.heartbeat import beat_async
 from labkit.tasks.procs import ProcessGroup
-from labkit.tasks.recovery import deregister, recovery_loop, scan_once
+from labkit.tasks.recovery import declare_dead, deregister, recovery_loop, scan_once
 from labkit.tasks.store import DONE, QUEUED, RUNNING, Store
 from worker_procs import live_worker_children
 
@@ -48,6 +48,27 @@ async def test_requeues_exactly_the_dead_workers_tasks(store: Store) -> None:
     for claim in mine["wb"]:
         assert (await store.task(claim.task)).state == RUNNING
     assert await scan_once(store, ttl_s=0.1) == []  # a second scan finds nothing more
+
+
+async def test_the_verdict_and_its_log_entry_are_one_step(store: Store) -> None:
+    """The script that requeues also logs: a reply lost to a restart cannot leave an unlogged requeue."""
+    await store.create_doc("d1", 2)
+    await beat_async(store.client, store.target, "wa", 100)
+    await beat_async(store.client, store.target, "wb", 100)
+    claim = await store.claim("wa")
+    await asyncio.sleep(0.15)
+    verdicts = {w: await declare_dead(store, w, 0.1, me="r1") for w in ("wa", "wb")}
+    logged = {e.worker: e for e in await execlog.read(store.client, store.target) if e.kind == "dead"}
+    assert sorted(logged) == ["wa", "wb"]
+    for worker, verdict in verdicts.items():
+        event = logged[worker]
+        assert event.t == verdict.at and event.get("by") == "r1"
+        assert event.get("requeued") == list(verdict.requeued)  # a JSON list, empty for wb
+        assert event.get("last_beat") == pytest.approx(verdict.last_beat, abs=1e-6)
+        assert event.get("latency_s") == pytest.approx(verdict.since_last_beat_s, abs=1e-5)
+    assert logged["wa"].get("requeued") == [claim.task] and logged["wb"].get("requeued") == []
+    assert await declare_dead(store, "wa", 0.1) is None  # declared once, logged once
+    assert sum(e.kind == "dead" for e in await execlog.read(store.client, store.target)) == 2
 
 
 async def test_finished_task_is_not_requeued(store: Store) -> None:

@@ -25,12 +25,14 @@ from typing import Any, Callable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .execlog import record
+from .execlog import events_key
 from ..redis.target import RedisTarget
 from .store import Claim, Store, check_id
 
-# KEYS: hb, workers, running docs, queue, worker hash.  ARGV: prefix, worker, now, ttl_s.
+# KEYS: hb, workers, running docs, queue, worker hash, events.  ARGV: prefix, worker, now, by.
 # Returns false when the worker is alive (or already left), else {last_beat, requeued task ids...}.
+# The verdict's "dead" event is appended in the same step: a reply lost to a server restart
+# must not leave a requeue that the execution log never heard of.
 _DECLARE_DEAD = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return false end
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -51,6 +53,13 @@ end
 redis.call('SREM', KEYS[2], ARGV[2])
 local last = redis.call('HGET', KEYS[5], 'last_beat') or '0'
 redis.call('HSET', KEYS[5], 'state', 'dead', 'dead_at', ARGV[3])
+local ids = {}
+for i, tid in ipairs(requeued) do ids[i] = cjson.encode(tid) end
+local lastn = tonumber(last) or 0
+redis.call('RPUSH', KEYS[6], '{"kind": "dead", "worker": ' .. cjson.encode(ARGV[2]) .. ', "t": ' .. ARGV[3]
+  .. ', "by": ' .. cjson.encode(ARGV[4]) .. ', "requeued": [' .. table.concat(ids, ', ') .. ']'
+  .. ', "last_beat": ' .. string.format('%.6f', lastn)
+  .. ', "latency_s": ' .. string.format('%.6f', tonumber(ARGV[3]) - lastn) .. '}')
 return {last, unpack(requeued)}
 """
 
@@ -95,17 +104,19 @@ def worker_key(target: RedisTarget, worker: str) -> str:
     return target.key("worker", check_id("worker", worker))
 
 
-async def declare_dead(store: Store, worker: str) -> tuple[float, list[str]] | None:
-    """Atomically: if ``worker``'s heartbeat is gone, requeue its RUNNING tasks.
+async def declare_dead(store: Store, worker: str, ttl_s: float, me: str = "recovery") -> Verdict | None:
+    """Atomically: if ``worker``'s heartbeat is gone, requeue its RUNNING tasks and log the verdict.
 
-    Returns ``None`` if it is alive, else (its last beat's time, requeued task ids).
+    Returns ``None`` if it is alive (or already declared).
     """
     t = store.target
-    keys = (hb_key(t, worker), workers_key(t), store.running_key, store.queue_key, worker_key(t, worker))
-    got = await store.client.eval(_DECLARE_DEAD, len(keys), *keys, t.prefix, worker, repr(time.time()), "0")
+    keys = (hb_key(t, worker), workers_key(t), store.running_key, store.queue_key, worker_key(t, worker),
+            events_key(t))
+    now = time.time()
+    got = await store.client.eval(_DECLARE_DEAD, len(keys), *keys, t.prefix, worker, repr(now), me)
     if not got:
         return None
-    return float(got[0]), [str(x) for x in got[1:]]
+    return Verdict(worker, now, float(got[0]), tuple(str(x) for x in got[1:]), ttl_s)
 
 
 async def release(store: Store, claim: Claim) -> bool:
@@ -161,14 +172,9 @@ async def scan_once(store: Store, ttl_s: float, me: str = "recovery") -> list[Ve
     """One pass: check every registered worker, requeue the tasks of the dead ones."""
     verdicts = []
     for worker in sorted(await store.client.smembers(workers_key(store.target))):
-        got = await declare_dead(store, worker)
-        if got is None:
-            continue
-        last_beat, requeued = got
-        verdict = Verdict(worker, time.time(), last_beat, tuple(requeued), ttl_s)
-        verdicts.append(verdict)
-        await record(store.client, store.target, "dead", worker, t=verdict.at, by=me, requeued=requeued,
-                     last_beat=last_beat, latency_s=verdict.since_last_beat_s)
+        verdict = await declare_dead(store, worker, ttl_s, me)
+        if verdict is not None:
+            verdicts.append(verdict)
     return verdicts
 
 
