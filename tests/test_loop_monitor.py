@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 
 import pytest
 
-from labkit.instruments.loop_monitor import LoopMonitor, corrected_lags, percentile
+from labkit.instruments.loop_monitor import ON_TIME_LAG, QUIET_STRIDE, WAITING, LoopMonitor, corrected_lags, percentile
 from labkit.instruments.naive_probe import NaiveLagProbe
 
 
@@ -164,6 +165,63 @@ async def test_watchdog_sleeps_while_the_loop_only_ticks_and_still_names_what_bl
     assert sleeps >= 1
     assert quiet_looks * 3 < quiet_ticks  # polling would look at least once per tick
     assert [s.function for s in mon.result().stalls] == ["slow_checkpoint", "crunch"]
+
+
+async def test_a_quiet_on_time_loop_is_woken_less_yet_every_slot_is_counted() -> None:
+    """Waking an idle loop is the monitor's cost; a loop kept waiting (here for the GIL) is ticked at full rate."""
+    async with LoopMonitor() as quiet:
+        await asyncio.sleep(1.0)
+    stop = threading.Event()
+    spinner = threading.Thread(target=lambda: [None for _ in iter(stop.is_set, True)])  # holds the GIL
+    spinner.start()
+    try:
+        async with LoopMonitor() as kept_waiting:
+            await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        spinner.join()
+    result = quiet.result()
+    slots = result.duration_s / result.interval
+    assert quiet._wakes * 3 < slots  # woken for every fifth slot once quiet
+    assert result.ticks >= 0.85 * slots  # yet every slot has a sample
+    assert len(result.tick_times) == len(result.tick_lags) == result.ticks
+    assert result.tick_times == sorted(result.tick_times)
+    assert kept_waiting._wakes > 2 * quiet._wakes  # late ticks: nothing quiet about it
+
+
+async def test_work_arriving_mid_stride_brings_the_tick_back_at_the_next_slot() -> None:
+    """The first busy pass ends the quiet stride: the stall is sampled as at full rate, the quiet slots stay quiet."""
+    async with LoopMonitor() as mon:
+        await asyncio.sleep(0.52)  # off the stride's beat: its tick is due some 30 ms after the stall begins
+        began = mon.result().duration_s
+        assert mon._wakes * 2 < began / mon.interval  # it was striding
+        slow_checkpoint(0.2)
+        await asyncio.sleep(0.05)
+    result = mon.result()
+    assert max(result.tick_lags) >= 0.2 - result.interval - 0.005  # due at the slot after the stall began
+    before = [lag for t, lag in zip(result.tick_times, result.tick_lags) if t < began]
+    assert before and max(before) < ON_TIME_LAG
+    assert 0.19 <= result.stalled_s <= 0.25
+    assert len([s for s in result.samples if s >= 0.1]) <= 11  # 100..200 ms: the stall's own ticks, no more
+
+
+async def test_a_gil_hold_that_begins_on_a_quiet_loop_is_still_a_stall() -> None:
+    """The quiet stride's price: a wait for the GIL is counted from the tick that was due, so up to a stride short."""
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)  # so the spinning thread keeps the GIL for its whole 0.15 s
+    try:
+        async with LoopMonitor() as mon:
+            await asyncio.sleep(0.5)
+            assert mon._stride == QUIET_STRIDE  # quiet by now
+            holder = threading.Timer(0.02, crunch, args=(0.15,))  # starts while the loop sleeps in select()
+            holder.start()
+            await asyncio.sleep(0.3)
+        holder.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    [stall] = [s for s in mon.result().stalls if s.duration_s >= 0.08]  # a loaded machine may add short ones
+    assert stall.stack == (WAITING,)
+    assert 0.15 - QUIET_STRIDE * mon.interval - 0.01 <= stall.duration_s <= 0.15 + 0.05
 
 
 async def test_watchdog_thread_stops_on_exit() -> None:

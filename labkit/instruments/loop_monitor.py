@@ -9,7 +9,10 @@ Use it as an async context manager around any async code::
 
 A tick callback is scheduled every ``interval`` seconds (10 ms by default).
 When it runs late, the delay is the *lag*: the time every other callback,
-heartbeat and widget message on that loop waited too.
+heartbeat and widget message on that loop waited too. While the loop runs
+nothing but ticks and each one is on time, it ticks every fifth slot instead
+(a sleeping loop has nothing to measure, and waking it is what the monitor
+costs); the first late tick or busy pass brings back the full rate.
 
 Honest under stalls: a single late tick stands for every tick the stall
 swallowed. A 900 ms stall at a 10 ms tick is recorded as ~90 samples with lags
@@ -21,7 +24,8 @@ each pass of the loop leaves ``select()`` and when it comes back to it. The time
 in between is the loop running callbacks; a pass of ``stall_threshold`` (20 ms)
 or more is a stall, with its true start and length, not rounded to a tick. A
 late tick that no long pass explains (the loop ready but waiting for the GIL or
-the CPU) is a stall too, from 50 ms. Loops without a selector (uvloop, Windows' proactor)
+the CPU) is a stall too, from 50 ms (up to one quiet stride later when it begins on a
+loop that was asleep: the lag is counted from the tick that was due). Loops without a selector (uvloop, Windows' proactor)
 fall back to timing stalls by the late tick alone, which loses up to one tick.
 
 Attribution: a watchdog thread looks at the loop every few milliseconds while
@@ -59,6 +63,11 @@ DEFAULT_STALL_THRESHOLD = 0.020
 WAITING_THRESHOLD = 0.050
 #: The watchdog sleeps once the loop has run nothing but ticks for this long.
 QUIET_BEFORE_SLEEP = 0.1
+#: A loop that has run nothing but ticks for QUIET_BEFORE_SLEEP, each on time (within
+#: ON_TIME_LAG), is ticked only every QUIET_STRIDE-th slot: waking an idle loop is most of
+#: the monitor's cost. The slots in between get the lag of the tick that stands for them.
+QUIET_STRIDE = 5
+ON_TIME_LAG = 0.002
 
 __all__ = ["LoopMonitor", "MonitorResult", "Stall", "StackFrame", "percentile"]
 
@@ -356,7 +365,9 @@ class PassClock:
         self._scheduled: list[Any] | None = getattr(loop, "_scheduled", None)  # the loop's timer heap, if readable
         self._listeners: list[PassListener] = []
         self.state: tuple[int, float, bool] = (0, time.monotonic(), False)
+        self.last_busy = time.monotonic()  # when the latest busy pass began
         self.busy_began = threading.Event()
+        self.on_busy: list[Callable[[], None]] = []  # called once, on the loop, when the next busy pass begins
         self._hook = self._select
         selector.select = self._hook
 
@@ -393,9 +404,16 @@ class PassClock:
             return events
         finally:
             busy = bool(events) or not timeout or not self._only_ticks_due()
-            self.state = (seq + 1, time.monotonic(), busy)
-            if busy and not self.busy_began.is_set():
-                self.busy_began.set()
+            began = time.monotonic()
+            self.state = (seq + 1, began, busy)
+            if busy:
+                self.last_busy = began
+                if not self.busy_began.is_set():
+                    self.busy_began.set()
+                if self.on_busy:
+                    calls, self.on_busy = self.on_busy, []
+                    for call in calls:
+                        call()
 
     def _only_ticks_due(self) -> bool:
         """True when select timed out for a monitor's tick and no other timer is due with it."""
@@ -454,6 +472,10 @@ class LoopMonitor:
         self._stalls: list[Stall] = []
         # (ticks so far, due time of the next tick): swapped as one tuple so the watchdog reads it whole
         self._state: tuple[int, float] = (0, 0.0)
+        self._stride = 1  # how many tick slots the pending tick stands for
+        self._quiet_lag = 0.0  # the lag of the tick that began the quiet stride: its skipped slots get it
+        self._on_time = 0  # consecutive ticks within ON_TIME_LAG
+        self._wakes = 0  # ticks that ran (slots filled in between are not counted)
         self._captures: dict[int, list[tuple[StackFrame, ...]]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -503,12 +525,17 @@ class LoopMonitor:
             self._handle.cancel()
         if self._clock is not None:
             self._clock.detach(self._on_pass)
+            if self._end_stride in self._clock.on_busy:
+                self._clock.on_busy.remove(self._end_stride)
             seq, began, _ = self._clock.state
             if began:  # stopped inside a pass: a block right before exit is a stall too
                 self._on_pass(seq, began, time.monotonic())
         if self._t_end >= self._state[1]:
             # A tick fell due but the block ended first (a stall right before exit): count it.
             self._observe(self._t_end)
+        elif self._stride > 1:  # stopped mid-stride: the quiet slots already past
+            began = self._state[1] - self._stride * self.interval
+            self._fill(began, min(self._stride - 1, int((self._t_end - began) / self.interval)))
         self._stop.set()
         if self._clock is not None:
             self._clock.busy_began.set()  # wakes a sleeping watchdog so it can see the stop
@@ -521,9 +548,32 @@ class LoopMonitor:
         loop = self._loop
         assert loop is not None
         now = loop.time()
+        self._wakes += 1
         seq = self._observe(now)
-        due = now + self.interval
+        self._stride = 1
+        if self._clock is not None and self._on_time * self.interval >= QUIET_BEFORE_SLEEP and (
+                time.monotonic() - self._clock.last_busy >= QUIET_BEFORE_SLEEP):
+            # Quiet and on time: tick every QUIET_STRIDE-th slot, back to every slot once work arrives.
+            self._stride, self._quiet_lag = QUIET_STRIDE, self._lags[-1]
+            if self._end_stride not in self._clock.on_busy:
+                self._clock.on_busy.append(self._end_stride)
+        due = now + self.interval * self._stride
         self._state = (seq + 1, due)
+        self._handle = loop.call_at(due, self._tick)
+
+    def _end_stride(self) -> None:
+        """A busy pass began mid-stride: tick at the next slot, so every skipped slot was a quiet one."""
+        loop, handle = self._loop, self._handle
+        if loop is None or handle is None or self._t_end is not None or self._stride == 1:
+            return
+        seq, due = self._state
+        began = due - self.interval * self._stride  # when the stride's first tick ran
+        slots = max(1, math.ceil((loop.time() - began) / self.interval))
+        if slots >= self._stride:
+            return
+        handle.cancel()
+        self._stride, due = slots, began + slots * self.interval
+        self._state = (seq, due)
         self._handle = loop.call_at(due, self._tick)
 
     def _observe(self, now: float) -> int:
@@ -532,8 +582,10 @@ class LoopMonitor:
         lag = now - due
         if lag < 0.0:
             lag = 0.0
+        self._fill(due - self._stride * self.interval, self._stride - 1)
         self._times.append(now - self._t0)
         self._lags.append(lag)
+        self._on_time = self._on_time + 1 if lag < ON_TIME_LAG else 0
         if lag >= self.stall_threshold:
             if self._clock is None:
                 self._record_stall(seq, due - self._t0, lag)
@@ -543,6 +595,12 @@ class LoopMonitor:
                 # Late, yet no pass ran long: the loop was ready but could not run (GIL, CPU).
                 self._stalls.append(Stall(start_s=max(0.0, due - self._t0), duration_s=lag, stack=(WAITING,)))
         return seq
+
+    def _fill(self, began: float, slots: int) -> None:
+        """Samples for the first ``slots`` slots a quiet stride begun at ``began`` skipped: the loop slept on time."""
+        for slot in range(1, slots + 1):
+            self._times.append(began + slot * self.interval + self._quiet_lag - self._t0)
+            self._lags.append(self._quiet_lag)
 
     def _in_long_pass(self) -> bool:
         """True when the tick runs late inside a pass that is itself a stall (it is recorded when it ends)."""
