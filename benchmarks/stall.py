@@ -19,7 +19,7 @@ run on this machine; the last line printed is one JSON object:
   ``call_later`` chain on the idle loop, the floor for any 10 ms tick;
 - ``mixed_schedule``: a schedule of stalls from 20 to 300 ms, sleeping and
   computing, every other one after a quiet long enough for the monitor's
-  watchdog to sleep, watched at once by ``LoopMonitor()`` with its defaults and by
+  watchdog to sleep and its tick to slow, watched at once by ``LoopMonitor()`` with its defaults and by
   asyncio debug mode (its slow-callback log at 20 and at 100 ms): stalls
   caught, total stalled time against the truth, and how many were named to the
   line that blocked;
