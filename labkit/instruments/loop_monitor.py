@@ -24,9 +24,10 @@ each pass of the loop leaves ``select()`` and when it comes back to it. The time
 in between is the loop running callbacks; a pass of ``stall_threshold`` (20 ms)
 or more is a stall, with its true start and length, not rounded to a tick. A
 late tick that no long pass explains (the loop ready but waiting for the GIL or
-the CPU) is a stall too, from 50 ms (up to one quiet stride later when it begins on a
-loop that was asleep: the lag is counted from the tick that was due). Loops without a selector (uvloop, Windows' proactor)
-fall back to timing stalls by the late tick alone, which loses up to one tick.
+the CPU) is a stall too, from 50 ms; one that begins while the loop sleeps is
+counted from the tick that was due, so up to one quiet stride (40 ms) short.
+Loops without a selector (uvloop, Windows' proactor) fall back to timing stalls
+by the late tick alone, which loses up to one tick.
 
 Attribution: a watchdog thread looks at the loop every few milliseconds while
 it works (and sleeps while it runs nothing but the monitor's ticks, since
@@ -248,7 +249,7 @@ class MonitorResult:
     interval: float
     stall_threshold: float
     duration_s: float
-    tick_times: list[float]  # when each tick ran, seconds since start
+    tick_times: list[float]  # when each tick ran (or, for a slot a quiet stride skipped, would have), seconds since start
     tick_lags: list[float]  # how late it ran, seconds
     stalls: list[Stall]
     _sorted: list[float] = field(default_factory=list, repr=False)
