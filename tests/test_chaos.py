@@ -44,6 +44,14 @@ async def test_invariants_hold_under_chaos(seed: int) -> None:
     assert result.plot() is not None
 
 
+async def test_a_worker_killed_as_the_last_task_finishes_is_still_declared_dead() -> None:
+    """The kill lands when the one task is DONE: the killed worker holds nothing, yet its lease must lapse
+    and be ruled on before the run counts verdicts."""
+    result = await run_chaos(0, workers=1, tasks=1, kills=1, sigterms=0, redis_restarts=0, freezes=0)
+    assert [f.fault.after_done for f in result.fired] == [1] and result.tasks_done == 1, str(result)
+    assert result.dead_verdicts == 1, str(result)
+
+
 async def test_a_woken_frozen_worker_that_dies_is_counted_as_crashed(lab) -> None:
     """A frozen worker works on as an extra once woken; if it then dies on its own, the run says so, once."""
     async with ProcessGroup(lab) as group:

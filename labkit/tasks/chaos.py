@@ -41,7 +41,7 @@ from . import execlog
 from ..errors import LabError
 from ..redis.target import RedisTarget
 from .procs import ProcessGroup, WorkerProcess
-from .recovery import recovery_loop
+from .recovery import recovery_loop, workers_key
 from ..redis.server import EmbeddedRedis
 from ..reporting import Progress
 from .store import DONE, RUNNING, Store, task_id
@@ -323,6 +323,22 @@ async def _wake_after_takeover(proc: WorkerProcess, store: Store, task: str, epo
     return time.monotonic() - began
 
 
+async def _until_every_worker_left(store: Store, limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until the worker set is empty: every worker left or was declared dead.
+
+    A worker killed near the end holds no task, so nothing waits for its verdict; without this
+    wait the run could stop recovery before that worker's lease lapses, and the tally would miss it.
+    """
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            if not await store.client.scard(workers_key(store.target)):
+                return
+        except (RedisConnectionError, RedisTimeoutError):
+            pass
+        await asyncio.sleep(0.05)
+
+
 async def _done_count(store: Store, docs: list[str]) -> tuple[int, dict[str, str]]:
     async with store.client.pipeline(transaction=False) as pipe:
         for d in docs:
@@ -412,6 +428,8 @@ async def run_chaos(
         for proc in live:
             proc.send(signal.SIGTERM)
         await asyncio.gather(*(p.wait_exit(5) for p in [*live, *fleet.stopped]))
+        say(1.0, "waiting for recovery to rule on the workers killed last")
+        await _until_every_worker_left(store, 2 * ttl_s + 1)
         stop.set()
         await recovery
         events = await execlog.read(client, target)
