@@ -25,14 +25,15 @@ from typing import Any, Callable
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .execlog import events_key
+from .execlog import events_key, make_event
 from ..redis.target import RedisTarget
 from .store import Claim, Store, check_id
 
-# KEYS: hb, workers, running docs, queue, worker hash, events.  ARGV: prefix, worker, now, by.
+# KEYS: hb, workers, running docs, queue, worker hash, events.  ARGV: prefix, worker, now, event.
 # Returns false when the worker is alive (or already left), else {last_beat, requeued task ids...}.
 # The verdict's "dead" event is appended in the same step: a reply lost to a server restart
-# must not leave a requeue that the execution log never heard of.
+# must not leave a requeue that the execution log never heard of. ARGV[4] is the event as
+# execlog.make_event writes it; the script adds what only it knows (requeued, last_beat, latency_s).
 _DECLARE_DEAD = """
 if redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 0 then return false end
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
@@ -56,8 +57,7 @@ redis.call('HSET', KEYS[5], 'state', 'dead', 'dead_at', ARGV[3])
 local ids = {}
 for i, tid in ipairs(requeued) do ids[i] = cjson.encode(tid) end
 local lastn = tonumber(last) or 0
-redis.call('RPUSH', KEYS[6], '{"kind": "dead", "worker": ' .. cjson.encode(ARGV[2]) .. ', "t": ' .. ARGV[3]
-  .. ', "by": ' .. cjson.encode(ARGV[4]) .. ', "requeued": [' .. table.concat(ids, ', ') .. ']'
+redis.call('RPUSH', KEYS[6], string.sub(ARGV[4], 1, -2) .. ', "requeued": [' .. table.concat(ids, ', ') .. ']'
   .. ', "last_beat": ' .. string.format('%.6f', lastn)
   .. ', "latency_s": ' .. string.format('%.6f', tonumber(ARGV[3]) - lastn) .. '}')
 return {last, unpack(requeued)}
@@ -113,7 +113,8 @@ async def declare_dead(store: Store, worker: str, ttl_s: float, me: str = "recov
     keys = (hb_key(t, worker), workers_key(t), store.running_key, store.queue_key, worker_key(t, worker),
             events_key(t))
     now = time.time()
-    got = await store.client.eval(_DECLARE_DEAD, len(keys), *keys, t.prefix, worker, repr(now), me)
+    event = make_event("dead", worker, t=now, by=me)
+    got = await store.client.eval(_DECLARE_DEAD, len(keys), *keys, t.prefix, worker, repr(now), event)
     if not got:
         return None
     return Verdict(worker, now, float(got[0]), tuple(str(x) for x in got[1:]), ttl_s)
