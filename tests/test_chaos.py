@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
 
 from labkit.tasks.chaos import Fault, _Fleet, fault_schedule, run_chaos
 from labkit.tasks.procs import ProcessGroup
-from worker_procs import live_worker_children
+from worker_procs import live_worker_children, pid_alive
 
 
 @pytest.fixture(autouse=True)
 def _no_worker_survives():
     yield
     assert live_worker_children() == [], "a worker process outlived its test"
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 @pytest.mark.parametrize("seed", [3, 7])  # the seeds notebook 06 runs: its text says what they show
@@ -40,7 +31,7 @@ async def test_invariants_hold_under_chaos(seed: int) -> None:
     frozen = next(f for f in result.fired if f.fault.kind == "freeze")
     assert frozen.task and result.executions[frozen.task] >= 2, (frozen, result.executions)
     assert result.stale_completions >= 1 and result.duplicate_executions >= 1, str(result)
-    assert _gone(result.server_pid), "the chaos run left its Redis server running"
+    assert not pid_alive(result.server_pid), "the chaos run left its Redis server running"
     assert result.plot() is not None
 
 

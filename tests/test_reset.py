@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from labkit.cli.reset import ResetReport, reset, reset_keys
+from worker_procs import wait_gone
 from labkit.redis.server import EmbeddedRedis, find_server_binary
 from labkit.redis.target import RedisTarget, redis_target
 
@@ -82,16 +83,6 @@ def _session(root: Path) -> tuple[subprocess.Popen[str], list[str]]:
     return proc, line
 
 
-def _gone(pid: int, timeout: float = 5.0) -> bool:
-    try:
-        psutil.Process(pid).wait(timeout)
-        return True
-    except psutil.NoSuchProcess:
-        return True
-    except psutil.TimeoutExpired:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-
-
 def test_reset_leaves_a_live_session_working(root: Path) -> None:
     proc, (guard, server, worker, directory, answer) = _session(root)
     try:
@@ -114,7 +105,7 @@ def test_reset_reclaims_an_orphaned_session(root: Path) -> None:
     proc.kill()
     proc.wait()
     try:
-        assert _gone(int(worker)), "a worker dies with its owner (parent-death signal)"
+        assert wait_gone(int(worker)), "a worker dies with its owner (parent-death signal)"
         left = {p.name for p in root.iterdir()}
         assert Path(directory).name in left and Path(answer).name in left
         assert any(name.endswith(".log") for name in left) and any(name.endswith(".pid") for name in left)
@@ -122,7 +113,7 @@ def test_reset_reclaims_an_orphaned_session(root: Path) -> None:
         assert len(dry.stopped) == 2 and {p.name for p in root.iterdir()} == left, "a dry run changes nothing"
         report = reset(root=root)
         assert sorted(s.split()[0] for s in report.stopped) == sorted([guard, server])
-        assert _gone(int(guard)) and _gone(int(server))
+        assert wait_gone(int(guard)) and wait_gone(int(server))
         assert list(root.iterdir()) == []
     except BaseException:  # a failed assertion must not leave a stopped guardian and its server running
         for pid in (guard, server, worker):
